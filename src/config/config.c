@@ -1,0 +1,379 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/util.h"
+
+#define MAX_LINE 1024
+
+enum section { SECTION_NONE, SECTION_HASHI, SECTION_BRIDGE, SECTION_PORT };
+
+struct parser {
+    const char *file;
+    unsigned line;
+    char *err;
+    size_t errlen;
+    enum section section;
+    bool bridges_declared; /* the first [bridge] replaces the implicit br0 */
+};
+
+static int fail(struct parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int fail(struct parser *p, const char *fmt, ...)
+{
+    char msg[CONFIG_ERR_SIZE];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    snprintf(p->err, p->errlen, "%s:%u: %s", p->file, p->line, msg);
+    return -1;
+}
+
+static int parse_uint(const char *text, unsigned long max, unsigned long *out)
+{
+    char *end;
+
+    if (!isdigit((unsigned char)text[0]))
+        return -1;
+    errno = 0;
+    *out = strtoul(text, &end, 10);
+    if (errno || *end != '\0' || *out > max)
+        return -1;
+    return 0;
+}
+
+static bool valid_name(const char *name)
+{
+    size_t len = strlen(name);
+
+    if (len == 0 || len >= CONFIG_NAME_SIZE)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (!isalnum(c) && c != '-' && c != '_' && c != '.')
+            return false;
+    }
+    return true;
+}
+
+const char *port_type_name(enum port_type type)
+{
+    switch (type) {
+    case PORT_TYPE_VHOST_USER:
+        return "vhost-user";
+    case PORT_TYPE_NONE:
+        break;
+    }
+    return "none";
+}
+
+void port_config_init(struct port_config *port)
+{
+    memset(port, 0, sizeof *port);
+    strcpy(port->bridge, "br0");
+    port->type = PORT_TYPE_VHOST_USER;
+    port->mtu = CONFIG_MTU_DEFAULT;
+}
+
+void config_init(struct hashi_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    strcpy(cfg->ctl_path, CONFIG_CTL_DEFAULT);
+    strcpy(cfg->eal_args, CONFIG_EAL_DEFAULT);
+    cfg->core = -1;
+    cfg->n_bridges = 1;
+    strcpy(cfg->bridges[0].name, "br0");
+    cfg->bridges[0].aging_s = CONFIG_AGING_DEFAULT;
+}
+
+int port_config_set(struct port_config *port, const char *key, const char *value, char *err,
+                    size_t errlen)
+{
+    unsigned long n;
+
+    if (!strcmp(key, "type")) {
+        if (strcmp(value, "vhost-user") != 0) {
+            snprintf(err, errlen, "unknown port type '%s'; use: vhost-user", value);
+            return -1;
+        }
+        port->type = PORT_TYPE_VHOST_USER;
+    } else if (!strcmp(key, "path")) {
+        if (value[0] != '/' || util_strlcpy(port->path, value, sizeof port->path) < 0) {
+            snprintf(err, errlen, "path must be an absolute socket path of at most %d bytes",
+                     CONFIG_PATH_SIZE - 1);
+            return -1;
+        }
+    } else if (!strcmp(key, "mode")) {
+        if (!strcmp(value, "server"))
+            port->client = false;
+        else if (!strcmp(value, "client"))
+            port->client = true;
+        else {
+            snprintf(err, errlen, "mode '%s' is not valid; use: server (hashi creates the socket) "
+                                  "or client (hashi connects to QEMU's socket)", value);
+            return -1;
+        }
+    } else if (!strcmp(key, "mtu")) {
+        if (parse_uint(value, CONFIG_MTU_MAX, &n) < 0 || n < CONFIG_MTU_MIN) {
+            snprintf(err, errlen, "mtu '%s' is not valid; use a number from %d to %d", value,
+                     CONFIG_MTU_MIN, CONFIG_MTU_MAX);
+            return -1;
+        }
+        port->mtu = (uint32_t)n;
+    } else if (!strcmp(key, "bridge")) {
+        if (!valid_name(value)) {
+            snprintf(err, errlen, "bridge name '%s' is not valid; use letters, digits, '-', '_', "
+                                  "'.' (at most %d)", value, CONFIG_NAME_SIZE - 1);
+            return -1;
+        }
+        strcpy(port->bridge, value);
+    } else {
+        snprintf(err, errlen, "unknown port key '%s'; use: type, path, mode, mtu, bridge", key);
+        return -1;
+    }
+    return 0;
+}
+
+int port_config_check(const struct port_config *port, char *err, size_t errlen)
+{
+    if (port->type == PORT_TYPE_VHOST_USER && port->path[0] == '\0') {
+        snprintf(err, errlen, "port '%s' has no path; add: path = /run/hashi/%s.sock", port->name,
+                 port->name);
+        return -1;
+    }
+    return 0;
+}
+
+const struct bridge_config *config_find_bridge(const struct hashi_config *cfg, const char *name)
+{
+    for (unsigned i = 0; i < cfg->n_bridges; i++)
+        if (!strcmp(cfg->bridges[i].name, name))
+            return &cfg->bridges[i];
+    return NULL;
+}
+
+static int set_global(struct parser *p, struct hashi_config *cfg, const char *key,
+                      const char *value)
+{
+    unsigned long n;
+
+    if (!strcmp(key, "ctl")) {
+        if (value[0] != '/' || util_strlcpy(cfg->ctl_path, value, sizeof cfg->ctl_path) < 0)
+            return fail(p, "ctl must be an absolute socket path of at most %d bytes",
+                        CONFIG_PATH_SIZE - 1);
+    } else if (!strcmp(key, "core")) {
+        if (parse_uint(value, 1023, &n) < 0)
+            return fail(p, "core '%s' is not valid; use a CPU number such as 1", value);
+        cfg->core = (int)n;
+    } else if (!strcmp(key, "eal")) {
+        if (util_strlcpy(cfg->eal_args, value, sizeof cfg->eal_args) < 0)
+            return fail(p, "eal is longer than %d bytes", CONFIG_EAL_SIZE - 1);
+    } else {
+        return fail(p, "unknown key '%s' in [hashi]; use: ctl, core, eal", key);
+    }
+    return 0;
+}
+
+static int set_bridge(struct parser *p, struct bridge_config *br, const char *key,
+                      const char *value)
+{
+    unsigned long n;
+
+    if (strcmp(key, "aging") != 0)
+        return fail(p, "unknown key '%s' in [bridge %s]; use: aging", key, br->name);
+    if (parse_uint(value, CONFIG_AGING_MAX, &n) < 0 || n == 0)
+        return fail(p, "aging '%s' is not valid; use seconds from 1 to %d", value,
+                    CONFIG_AGING_MAX);
+    br->aging_s = (uint32_t)n;
+    return 0;
+}
+
+static int open_section(struct parser *p, struct hashi_config *cfg, char *header)
+{
+    char *kind = header, *name = strchr(header, ' ');
+
+    if (name) {
+        *name++ = '\0';
+        while (*name == ' ')
+            name++;
+    }
+    if (!strcmp(kind, "hashi") && !name) {
+        p->section = SECTION_HASHI;
+        return 0;
+    }
+    if (strcmp(kind, "bridge") != 0 && strcmp(kind, "port") != 0)
+        return fail(p, "unknown section [%s]; use [hashi], [bridge NAME] or [port NAME]", kind);
+    if (!name || !valid_name(name))
+        return fail(p, "[%s] needs a name of letters, digits, '-', '_', '.' (at most %d), "
+                       "e.g. [%s %s]", kind, CONFIG_NAME_SIZE - 1, kind,
+                    kind[0] == 'b' ? "br0" : "vm1");
+    if (kind[0] == 'b') {
+        if (!p->bridges_declared) {
+            p->bridges_declared = true;
+            cfg->n_bridges = 0;
+        }
+        if (config_find_bridge(cfg, name))
+            return fail(p, "bridge '%s' is declared twice; rename or merge them", name);
+        if (cfg->n_bridges == CONFIG_MAX_BRIDGES)
+            return fail(p, "more than %d bridges", CONFIG_MAX_BRIDGES);
+        struct bridge_config *br = &cfg->bridges[cfg->n_bridges++];
+        strcpy(br->name, name);
+        br->aging_s = CONFIG_AGING_DEFAULT;
+        p->section = SECTION_BRIDGE;
+        return 0;
+    }
+    for (unsigned i = 0; i < cfg->n_ports; i++)
+        if (!strcmp(cfg->ports[i].name, name))
+            return fail(p, "port '%s' is declared twice (first at line %u); rename one", name,
+                        cfg->ports[i].line);
+    if (cfg->n_ports == CONFIG_MAX_PORTS)
+        return fail(p, "more than %d ports", CONFIG_MAX_PORTS);
+    struct port_config *port = &cfg->ports[cfg->n_ports++];
+    port_config_init(port);
+    strcpy(port->name, name);
+    port->line = p->line;
+    p->section = SECTION_PORT;
+    return 0;
+}
+
+static char *trim(char *s)
+{
+    char *end;
+
+    while (isspace((unsigned char)*s))
+        s++;
+    end = s + strlen(s);
+    while (end > s && isspace((unsigned char)end[-1]))
+        *--end = '\0';
+    return s;
+}
+
+static int parse_line(struct parser *p, struct hashi_config *cfg, char *line)
+{
+    char *hash = strchr(line, '#'), *eq, *key, *value;
+    char msg[CONFIG_ERR_SIZE];
+
+    /* '#' starts a comment at the line start or after white space, so paths may hold '#' */
+    if (hash && (hash == line || isspace((unsigned char)hash[-1])))
+        *hash = '\0';
+    line = trim(line);
+    if (*line == '\0')
+        return 0;
+    if (*line == '[') {
+        size_t len = strlen(line);
+        if (line[len - 1] != ']')
+            return fail(p, "section header lacks its closing ']'");
+        line[len - 1] = '\0';
+        return open_section(p, cfg, trim(line + 1));
+    }
+    eq = strchr(line, '=');
+    if (!eq)
+        return fail(p, "expected 'key = value' or a [section], got '%s'", line);
+    *eq = '\0';
+    key = trim(line);
+    value = trim(eq + 1);
+    if (*value == '\0')
+        return fail(p, "key '%s' has no value", key);
+    switch (p->section) {
+    case SECTION_NONE:
+        return fail(p, "'%s' stands before any section; put it under [hashi], [bridge NAME] or "
+                       "[port NAME]", key);
+    case SECTION_HASHI:
+        return set_global(p, cfg, key, value);
+    case SECTION_BRIDGE:
+        return set_bridge(p, &cfg->bridges[cfg->n_bridges - 1], key, value);
+    case SECTION_PORT:
+        if (port_config_set(&cfg->ports[cfg->n_ports - 1], key, value, msg, sizeof msg) < 0)
+            return fail(p, "%s", msg);
+        return 0;
+    }
+    return 0;
+}
+
+/* Cross-section rules, reported at the port's [port NAME] line. */
+static int check_ports(struct parser *p, const struct hashi_config *cfg)
+{
+    char msg[CONFIG_ERR_SIZE];
+
+    for (unsigned i = 0; i < cfg->n_ports; i++) {
+        const struct port_config *port = &cfg->ports[i];
+
+        p->line = port->line;
+        if (port_config_check(port, msg, sizeof msg) < 0)
+            return fail(p, "%s", msg);
+        if (!config_find_bridge(cfg, port->bridge))
+            return fail(p, "port '%s' is on bridge '%s', which is not declared; add "
+                           "[bridge %s] or set bridge = NAME", port->name, port->bridge,
+                        port->bridge);
+        for (unsigned j = 0; j < i; j++)
+            if (!strcmp(cfg->ports[j].path, port->path))
+                return fail(p, "port '%s' uses the socket path of port '%s' (line %u); give "
+                               "each port its own path", port->name, cfg->ports[j].name,
+                            cfg->ports[j].line);
+    }
+    return 0;
+}
+
+int config_parse(const char *name, const char *text, struct hashi_config *cfg, char *err,
+                 size_t errlen)
+{
+    struct parser p = {.file = name, .err = err, .errlen = errlen};
+    char line[MAX_LINE];
+
+    while (*text) {
+        const char *nl = strchr(text, '\n');
+        size_t len = nl ? (size_t)(nl - text) : strlen(text);
+
+        p.line++;
+        if (len >= sizeof line)
+            return fail(&p, "line is longer than %d bytes", MAX_LINE - 1);
+        memcpy(line, text, len);
+        line[len] = '\0';
+        if (parse_line(&p, cfg, line) < 0)
+            return -1;
+        text += len + (nl ? 1 : 0);
+    }
+    return check_ports(&p, cfg);
+}
+
+int config_load(const char *path, struct hashi_config *cfg, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    char *text;
+    long size;
+    int rc;
+
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    if (fseek(f, 0, SEEK_END) < 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) < 0) {
+        snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+        fclose(f);
+        return -1;
+    }
+    text = malloc((size_t)size + 1);
+    if (!text || fread(text, 1, (size_t)size, f) != (size_t)size) {
+        snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno ? errno : EIO));
+        free(text);
+        fclose(f);
+        return -1;
+    }
+    text[size] = '\0';
+    fclose(f);
+    if (memchr(text, '\0', (size_t)size)) {
+        snprintf(err, errlen, "%s: holds a NUL byte; it is not a text file", path);
+        free(text);
+        return -1;
+    }
+    rc = config_parse(path, text, cfg, err, errlen);
+    free(text);
+    return rc;
+}

@@ -1,0 +1,90 @@
+/*
+ * The declarative configuration of hashi: bridges, ports, the worker core, the control socket
+ * and the DPDK EAL arguments. Pure C with no DPDK dependency, so it is unit-tested directly.
+ *
+ * File format (docs/config.md): INI-like sections `[hashi]`, `[bridge NAME]`, `[port NAME]`,
+ * `key = value` lines, `#` comments. Every error names the file, the line and what to change.
+ *
+ * The same key/value setters serve the file and `hashictl port add`, so both accept exactly
+ * the same words and give the same messages.
+ */
+#ifndef HASHI_CONFIG_H
+#define HASHI_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_NAME_SIZE    32
+#define CONFIG_PATH_SIZE    108 /* sun_path of a unix socket */
+#define CONFIG_EAL_SIZE     512
+#define CONFIG_MAX_BRIDGES  16
+#define CONFIG_MAX_PORTS    64
+#define CONFIG_ERR_SIZE     512
+#define CONFIG_MTU_MIN      68
+#define CONFIG_MTU_MAX      9216
+#define CONFIG_MTU_DEFAULT  1500
+#define CONFIG_AGING_DEFAULT 300 /* seconds */
+#define CONFIG_AGING_MAX    1000000
+#define CONFIG_CTL_DEFAULT  "/run/hashi/hashi.sock"
+#define CONFIG_EAL_DEFAULT  "--no-huge -m 512 --no-pci"
+
+enum port_type {
+    PORT_TYPE_NONE = 0,
+    PORT_TYPE_VHOST_USER,
+};
+
+struct bridge_config {
+    char name[CONFIG_NAME_SIZE];
+    uint32_t aging_s; /* seconds an unused MAC stays learned */
+};
+
+struct port_config {
+    char name[CONFIG_NAME_SIZE];
+    char bridge[CONFIG_NAME_SIZE];
+    enum port_type type;
+    char path[CONFIG_PATH_SIZE]; /* vhost-user socket */
+    bool client;                 /* vhost-user: hashi connects (true) or listens (false) */
+    uint32_t mtu;                /* bytes of L3 payload, like `ip link set mtu` */
+    unsigned line;               /* where it was declared (0: not from a file) */
+};
+
+struct hashi_config {
+    char ctl_path[CONFIG_PATH_SIZE];
+    int core;                    /* worker CPU; -1 picks the last allowed CPU */
+    char eal_args[CONFIG_EAL_SIZE];
+    unsigned n_bridges;
+    struct bridge_config bridges[CONFIG_MAX_BRIDGES];
+    unsigned n_ports;
+    struct port_config ports[CONFIG_MAX_PORTS];
+};
+
+/* Defaults: control socket CONFIG_CTL_DEFAULT, worker core -1, EAL CONFIG_EAL_DEFAULT, one
+ * bridge "br0" with 300 s aging, no ports. */
+void config_init(struct hashi_config *cfg);
+
+/* Reads and validates FILE into cfg (which starts from config_init's defaults). Returns 0, or
+ * -1 with "FILE:LINE: problem; fix" in err. Does not open sockets or check that paths exist. */
+int config_load(const char *path, struct hashi_config *cfg, char *err, size_t errlen);
+
+/* The same over a string; `name` stands for the file name in messages. */
+int config_parse(const char *name, const char *text, struct hashi_config *cfg, char *err,
+                 size_t errlen);
+
+/* A port with defaults (bridge br0, vhost-user server mode, MTU 1500) and no name or path. */
+void port_config_init(struct port_config *port);
+
+/* Sets one key of a port ("type", "path", "mode", "mtu", "bridge"). Returns 0, or -1 with a
+ * message that says what values are accepted (without file or line). */
+int port_config_set(struct port_config *port, const char *key, const char *value, char *err,
+                    size_t errlen);
+
+/* Checks that a port has what its type needs (a vhost-user port needs a path). */
+int port_config_check(const struct port_config *port, char *err, size_t errlen);
+
+const char *port_type_name(enum port_type type);
+
+/* Finds a bridge by name; NULL when absent. */
+const struct bridge_config *config_find_bridge(const struct hashi_config *cfg, const char *name);
+
+#endif

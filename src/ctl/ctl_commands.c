@@ -1,0 +1,177 @@
+#include "ctl_commands.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/hashi.h"
+
+static char error_buf[CONFIG_ERR_SIZE];
+
+static json_t *port_add(struct hashi *h, json_t *args, const char **error)
+{
+    struct port_config cfg;
+    const char *key;
+    json_t *value;
+
+    port_config_init(&cfg);
+    json_object_foreach(args, key, value)
+    {
+        char text[CONFIG_PATH_SIZE];
+
+        if (json_is_string(value))
+            snprintf(text, sizeof text, "%s", json_string_value(value));
+        else if (json_is_integer(value))
+            snprintf(text, sizeof text, "%lld", (long long)json_integer_value(value));
+        else {
+            snprintf(error_buf, sizeof error_buf, "'%s' must be a string or a number", key);
+            goto fail;
+        }
+        if (!strcmp(key, "name")) {
+            if (!text[0] || strlen(text) >= sizeof cfg.name || strpbrk(text, " \t/")) {
+                snprintf(error_buf, sizeof error_buf, "port name '%s' is not valid", text);
+                goto fail;
+            }
+            strcpy(cfg.name, text);
+        } else if (port_config_set(&cfg, key, text, error_buf, sizeof error_buf) < 0) {
+            goto fail;
+        }
+    }
+    if (!cfg.name[0]) {
+        snprintf(error_buf, sizeof error_buf, "port-add needs a name");
+        goto fail;
+    }
+    if (hashi_port_add(h, &cfg, error_buf, sizeof error_buf) != 0)
+        goto fail;
+    return NULL;
+fail:
+    *error = error_buf;
+    return NULL;
+}
+
+static json_t *port_del(struct hashi *h, json_t *args, const char **error)
+{
+    const char *name = json_string_value(json_object_get(args, "name"));
+
+    if (!name) {
+        *error = "port-del needs a name";
+        return NULL;
+    }
+    if (hashi_port_del(h, name, error_buf, sizeof error_buf) != 0)
+        *error = error_buf;
+    return NULL;
+}
+
+static json_t *port_list(struct hashi *h)
+{
+    json_t *list = json_array();
+
+    for (unsigned id = 0; id < PORT_MAX; id++) {
+        const struct port *port = h->ports[id];
+        if (!port)
+            continue;
+        uint32_t ol = port->class->offloads(port);
+        json_t *item = json_pack("{s:s, s:s, s:s, s:i, s:s, s:{s:b, s:b, s:b}}", "name",
+                                 port->name, "type", port->class->type, "bridge",
+                                 h->cfg.bridges[port->bridge].name, "mtu", (int)port->mtu, "link",
+                                 port->class->link_up(port) ? "up" : "down", "offloads", "csum",
+                                 (ol & PORT_OL_CSUM) != 0, "tso4", (ol & PORT_OL_TSO4) != 0,
+                                 "tso6", (ol & PORT_OL_TSO6) != 0);
+        if (port->class->describe)
+            port->class->describe(port, item);
+        json_array_append_new(list, item);
+    }
+    return list;
+}
+
+static json_t *fdb_show(struct hashi *h)
+{
+    size_t max = SW_FDB_CAPACITY;
+    struct fdb_view *views = calloc(max, sizeof *views);
+    json_t *list = json_array();
+    size_t n;
+
+    if (!views)
+        return list;
+    n = hashi_fdb(h, views, max);
+    for (size_t i = 0; i < n; i++) {
+        const struct port *port = views[i].port < PORT_MAX ? h->ports[views[i].port] : NULL;
+        char mac[18];
+        const uint8_t *m = views[i].mac;
+
+        snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4],
+                 m[5]);
+        json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:i}", "bridge",
+                                              h->cfg.bridges[views[i].bridge].name, "mac", mac,
+                                              "port", port ? port->name : "?", "age",
+                                              (int)views[i].age_s));
+    }
+    free(views);
+    return list;
+}
+
+static json_t *stats(struct hashi *h)
+{
+    struct hashi_port_stats copies[PORT_MAX];
+    size_t n = hashi_stats(h, copies);
+    json_t *list = json_array();
+
+    for (size_t i = 0; i < n; i++) {
+        const struct port_stats *st = &copies[i].stats;
+        json_t *drops = json_object();
+
+        for (int r = 0; r < PORT_DROP_N; r++)
+            json_object_set_new(drops, port_drop_names[r], json_integer((json_int_t)st->drops[r]));
+        json_array_append_new(
+            list, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "name", copies[i].port->name,
+                            "rx_packets", (json_int_t)st->rx_packets, "tx_packets",
+                            (json_int_t)st->tx_packets, "rx_bytes", (json_int_t)st->rx_bytes,
+                            "tx_bytes", (json_int_t)st->tx_bytes, "flood_copies",
+                            (json_int_t)st->flood_copies, "drops", drops));
+    }
+    return list;
+}
+
+static json_t *pmd_stats(struct hashi *h)
+{
+    struct worker_stats st;
+    uint64_t total;
+
+    hashi_pmd_stats(h, &st);
+    total = st.busy_cycles + st.idle_cycles;
+    return json_pack("[{s:i, s:I, s:I, s:I, s:I, s:f, s:f}]", "core", h->worker.core, "packets",
+                     (json_int_t)st.packets, "iterations", (json_int_t)st.iterations,
+                     "busy_cycles", (json_int_t)st.busy_cycles, "idle_cycles",
+                     (json_int_t)st.idle_cycles, "cycles_per_packet",
+                     st.packets ? (double)st.busy_cycles / (double)st.packets : 0.0,
+                     "busy_percent", total ? 100.0 * (double)st.busy_cycles / (double)total : 0.0);
+}
+
+json_t *ctl_commands_handle(void *ctx, const char *command, json_t *args, const char **error)
+{
+    struct hashi *h = ctx;
+    json_t *empty = NULL;
+
+    if (!args)
+        args = empty = json_object();
+    json_t *result = NULL;
+    if (!strcmp(command, "port-add"))
+        result = port_add(h, args, error);
+    else if (!strcmp(command, "port-del"))
+        result = port_del(h, args, error);
+    else if (!strcmp(command, "port-list"))
+        result = port_list(h);
+    else if (!strcmp(command, "fdb-show"))
+        result = fdb_show(h);
+    else if (!strcmp(command, "stats"))
+        result = stats(h);
+    else if (!strcmp(command, "stats-clear"))
+        hashi_stats_clear(h);
+    else if (!strcmp(command, "pmd-stats"))
+        result = pmd_stats(h);
+    else if (!strcmp(command, "pmd-stats-clear"))
+        hashi_pmd_stats_clear(h);
+    else
+        *error = "unknown command; hashictl --help lists them";
+    json_decref(empty);
+    return result;
+}

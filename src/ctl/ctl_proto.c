@@ -1,0 +1,96 @@
+#include "ctl_proto.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define USAGE_PORT_ADD                                                                        \
+    "port add NAME type vhost-user path PATH [mode server|client] [mtu N] [bridge BR]"
+
+static json_t *request(const char *command, json_t *args)
+{
+    return json_pack("{s:s, s:o}", "command", command, "args", args ? args : json_object());
+}
+
+/* port add NAME key value ...: the keys are checked by the daemon, with the same words and
+ * messages as the config file. */
+static json_t *port_add(int n, char *const *words, char *err, size_t errlen)
+{
+    json_t *args;
+
+    if (n < 1 || (n - 1) % 2 != 0) {
+        snprintf(err, errlen, "usage: %s", USAGE_PORT_ADD);
+        return NULL;
+    }
+    args = json_pack("{s:s}", "name", words[0]);
+    for (int i = 1; i < n; i += 2) {
+        if (!strcmp(words[i], "name") || json_object_get(args, words[i])) {
+            snprintf(err, errlen, "'%s' is given twice; usage: %s", words[i], USAGE_PORT_ADD);
+            json_decref(args);
+            return NULL;
+        }
+        json_object_set_new(args, words[i], json_string(words[i + 1]));
+    }
+    return request("port-add", args);
+}
+
+json_t *ctl_request_from_words(int n, char *const *words, char *err, size_t errlen)
+{
+    const char *a = n > 0 ? words[0] : "", *b = n > 1 ? words[1] : "";
+
+    if (!strcmp(a, "port") && !strcmp(b, "add"))
+        return port_add(n - 2, words + 2, err, errlen);
+    if (!strcmp(a, "port") && !strcmp(b, "del") && n == 3)
+        return request("port-del", json_pack("{s:s}", "name", words[2]));
+    if (!strcmp(a, "port") && !strcmp(b, "list") && n == 2)
+        return request("port-list", NULL);
+    if (!strcmp(a, "fdb") && !strcmp(b, "show") && n == 2)
+        return request("fdb-show", NULL);
+    if (!strcmp(a, "stats") && n == 1)
+        return request("stats", NULL);
+    if (!strcmp(a, "stats") && !strcmp(b, "clear") && n == 2)
+        return request("stats-clear", NULL);
+    if (!strcmp(a, "pmd-stats") && n == 1)
+        return request("pmd-stats", NULL);
+    if (!strcmp(a, "pmd-stats") && !strcmp(b, "clear") && n == 2)
+        return request("pmd-stats-clear", NULL);
+    snprintf(err, errlen,
+             "unknown command '%s%s%s'; commands:\n"
+             "  " USAGE_PORT_ADD "\n"
+             "  port del NAME\n"
+             "  port list\n"
+             "  fdb show\n"
+             "  stats [clear]\n"
+             "  pmd-stats [clear]",
+             a, n > 1 ? " " : "", b);
+    return NULL;
+}
+
+json_t *ctl_response_ok(json_t *result)
+{
+    return json_pack("{s:b, s:o}", "ok", 1, "result", result ? result : json_null());
+}
+
+json_t *ctl_response_error(const char *message)
+{
+    return json_pack("{s:b, s:s}", "ok", 0, "error", message);
+}
+
+char *ctl_encode(const json_t *message)
+{
+    char *text = json_dumps(message, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    size_t len;
+    char *line;
+
+    if (!text)
+        return NULL;
+    len = strlen(text);
+    line = realloc(text, len + 2);
+    if (!line) {
+        free(text);
+        return NULL;
+    }
+    line[len] = '\n';
+    line[len + 1] = '\0';
+    return line;
+}

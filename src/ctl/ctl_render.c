@@ -1,0 +1,91 @@
+#include "ctl_render.h"
+
+#include <string.h>
+
+#define I(obj, key) ((long long)json_integer_value(json_object_get(obj, key)))
+#define S(obj, key) (json_string_value(json_object_get(obj, key)) ?: "")
+
+static void render_ports(FILE *out, const json_t *list)
+{
+    size_t i;
+    const json_t *p;
+
+    fprintf(out, "%-16s %-11s %-8s %-5s %-5s %-16s %-7s %s\n", "NAME", "TYPE", "BRIDGE", "MTU",
+            "LINK", "OFFLOADS", "MODE", "PATH");
+    json_array_foreach(list, i, p)
+    {
+        const json_t *ol = json_object_get(p, "offloads");
+        char offloads[32] = "";
+        static const char *const names[] = {"csum", "tso4", "tso6"};
+
+        for (size_t k = 0; k < 3; k++)
+            if (json_is_true(json_object_get(ol, names[k])))
+                snprintf(offloads + strlen(offloads), sizeof offloads - strlen(offloads), "%s%s",
+                         offloads[0] ? "," : "", names[k]);
+        fprintf(out, "%-16s %-11s %-8s %-5lld %-5s %-16s %-7s %s\n", S(p, "name"), S(p, "type"),
+                S(p, "bridge"), I(p, "mtu"), S(p, "link"), offloads[0] ? offloads : "-",
+                S(p, "mode"), S(p, "path"));
+    }
+}
+
+static void render_fdb(FILE *out, const json_t *list)
+{
+    size_t i;
+    const json_t *e;
+
+    fprintf(out, "%-8s %-17s %-16s %s\n", "BRIDGE", "MAC", "PORT", "AGE(s)");
+    json_array_foreach(list, i, e)
+        fprintf(out, "%-8s %-17s %-16s %lld\n", S(e, "bridge"), S(e, "mac"), S(e, "port"),
+                I(e, "age"));
+}
+
+static void render_stats(FILE *out, const json_t *list)
+{
+    size_t i;
+    const json_t *p;
+
+    fprintf(out, "%-16s %12s %14s %12s %14s %10s  %s\n", "PORT", "RX_PACKETS", "RX_BYTES",
+            "TX_PACKETS", "TX_BYTES", "FLOOD_COPY", "DROPS");
+    json_array_foreach(list, i, p)
+    {
+        const char *reason;
+        const json_t *count;
+        char drops[256] = "";
+
+        json_object_foreach((json_t *)json_object_get(p, "drops"), reason, count)
+            if (json_integer_value(count))
+                snprintf(drops + strlen(drops), sizeof drops - strlen(drops), "%s%s=%lld",
+                         drops[0] ? " " : "", reason, (long long)json_integer_value(count));
+        fprintf(out, "%-16s %12lld %14lld %12lld %14lld %10lld  %s\n", S(p, "name"),
+                I(p, "rx_packets"), I(p, "rx_bytes"), I(p, "tx_packets"), I(p, "tx_bytes"),
+                I(p, "flood_copies"), drops[0] ? drops : "-");
+    }
+}
+
+static void render_pmd(FILE *out, const json_t *list)
+{
+    size_t i;
+    const json_t *w;
+
+    fprintf(out, "%-5s %14s %16s %16s %7s %12s\n", "CORE", "PACKETS", "BUSY_CYCLES",
+            "IDLE_CYCLES", "BUSY%", "CYCLES/PKT");
+    json_array_foreach(list, i, w)
+        fprintf(out, "%-5lld %14lld %16lld %16lld %6.1f%% %12.1f\n", I(w, "core"),
+                I(w, "packets"), I(w, "busy_cycles"), I(w, "idle_cycles"),
+                json_real_value(json_object_get(w, "busy_percent")),
+                json_real_value(json_object_get(w, "cycles_per_packet")));
+}
+
+void ctl_render(FILE *out, const char *command, const json_t *result)
+{
+    if (!strcmp(command, "port-list"))
+        render_ports(out, result);
+    else if (!strcmp(command, "fdb-show"))
+        render_fdb(out, result);
+    else if (!strcmp(command, "stats"))
+        render_stats(out, result);
+    else if (!strcmp(command, "pmd-stats"))
+        render_pmd(out, result);
+    else
+        fprintf(out, "ok\n");
+}

@@ -1,0 +1,47 @@
+/*
+ * The control socket: a unix stream socket served by a small epoll loop on the main thread,
+ * off the data plane. Each line a client sends is one request; the handler's answer goes back
+ * as one line. A malformed request gets an error reply; the loop keeps running.
+ *
+ * The loop also watches SIGINT and SIGTERM (through a signalfd) and returns when one arrives.
+ */
+#ifndef HASHI_CTL_SERVER_H
+#define HASHI_CTL_SERVER_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#define CTL_MAX_CLIENTS 16
+
+/* Answers one request. Returns a new result (NULL is "null"), or sets *error to a message
+ * (a static or caller-owned buffer that stays valid until the next call). */
+typedef json_t *(*ctl_handler)(void *ctx, const char *command, json_t *args, const char **error);
+
+struct ctl_client {
+    int fd;
+    size_t len;
+    char *buf;
+};
+
+struct ctl_server {
+    char path[108];
+    int listen_fd, epoll_fd, signal_fd;
+    ctl_handler handler;
+    void *ctx;
+    struct ctl_client clients[CTL_MAX_CLIENTS];
+};
+
+/* Creates the socket at path (and its directory, if missing), refusing if another process
+ * serves it, and blocks SIGINT/SIGTERM for delivery through the loop. Returns 0, or a positive
+ * errno with a message. */
+int ctl_server_open(struct ctl_server *s, const char *path, ctl_handler handler, void *ctx,
+                    char *err, size_t errlen);
+
+/* Serves requests until SIGINT or SIGTERM; returns the signal number. */
+int ctl_server_run(struct ctl_server *s);
+
+/* Closes every connection and removes the socket file. */
+void ctl_server_close(struct ctl_server *s);
+
+#endif

@@ -1,0 +1,259 @@
+/*
+ * hashi: the daemon. Reads the configuration, starts DPDK with one worker lcore pinned to the
+ * chosen core, opens the configured ports and serves the control socket until SIGINT/SIGTERM,
+ * then closes every port (removing server sockets) and exits.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+
+#include "config/config.h"
+#include "ctl/ctl_commands.h"
+#include "ctl/ctl_server.h"
+#include "daemon/hashi.h"
+#include "util/util.h"
+
+#define HASHI_VERSION "0.1.0"
+#define WORKER_LCORE 1 /* lcore 0 is the main thread */
+#define MAX_EAL_ARGS 64
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: hashi [--config FILE] [--ctl SOCK] [--core N]\n"
+                 "       hashi --check-config FILE\n"
+                 "       hashi --version | --help\n"
+                 "\n"
+                 "  --config FILE        start from FILE (see docs/config.md); without it hashi\n"
+                 "                       starts one empty bridge br0, ports come by hashictl\n"
+                 "  --ctl SOCK           control socket (default " CONFIG_CTL_DEFAULT ")\n"
+                 "  --core N             CPU of the forwarding worker (default: the last one)\n"
+                 "  --check-config FILE  validate FILE and exit: 0 if good, 1 with the error\n");
+}
+
+struct options {
+    const char *config;
+    const char *ctl;
+    int core;
+};
+
+/* Parses the command line; returns -1 to exit with *status. */
+static int parse_options(int argc, char **argv, struct options *opt, int *status)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'}, {"ctl", required_argument, NULL, 's'},
+        {"core", required_argument, NULL, 'n'},   {"check-config", required_argument, NULL, 'k'},
+        {"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    char err[CONFIG_ERR_SIZE];
+    int c;
+
+    opt->core = -1;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            opt->config = optarg;
+            break;
+        case 's':
+            opt->ctl = optarg;
+            break;
+        case 'n': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < 0 || v > 1023) {
+                fprintf(stderr, "hashi: --core '%s' is not a CPU number\n", optarg);
+                *status = 2;
+                return -1;
+            }
+            opt->core = (int)v;
+            break;
+        }
+        case 'k': {
+            struct hashi_config cfg;
+            config_init(&cfg);
+            if (config_load(optarg, &cfg, err, sizeof err) < 0) {
+                fprintf(stderr, "hashi: %s\n", err);
+                *status = 1;
+            } else {
+                printf("%s: ok (%u bridges, %u ports)\n", optarg, cfg.n_bridges, cfg.n_ports);
+                *status = 0;
+            }
+            return -1;
+        }
+        case 'V':
+            printf("hashi %s\n", HASHI_VERSION);
+            *status = 0;
+            return -1;
+        case 'h':
+            usage(stdout);
+            *status = 0;
+            return -1;
+        default:
+            usage(stderr);
+            *status = 2;
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "hashi: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        *status = 2;
+        return -1;
+    }
+    return 0;
+}
+
+/* The worker gets `core`; the main thread (control, rte_vhost's threads) gets the other CPUs
+ * this process may use, or shares the worker's if there is no other. */
+static int choose_cpus(int core, int *worker_core, char *main_set, size_t size)
+{
+    cpu_set_t allowed;
+    int last = -1;
+    size_t len = 0;
+
+    if (sched_getaffinity(0, sizeof allowed, &allowed) < 0)
+        return -1;
+    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+        if (CPU_ISSET(cpu, &allowed))
+            last = cpu;
+    if (core < 0)
+        core = last;
+    if (core < 0 || core >= CPU_SETSIZE || !CPU_ISSET(core, &allowed)) {
+        fprintf(stderr, "hashi: core %d is not available to this process; use one of the CPUs "
+                        "in its affinity list (taskset -p %d)\n", core, (int)getpid());
+        return -1;
+    }
+    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+        if (CPU_ISSET(cpu, &allowed) && cpu != core)
+            len += (size_t)snprintf(main_set + len, size - len, "%s%d", len ? "," : "", cpu);
+    if (len == 0)
+        snprintf(main_set, size, "%d", core);
+    *worker_core = core;
+    return 0;
+}
+
+/* A stable DPDK file prefix per control socket: two hashi instances never share one, and a
+ * restarted instance reuses its own. */
+static unsigned prefix_hash(const char *s)
+{
+    unsigned h = 2166136261u;
+
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * 16777619u;
+    return h;
+}
+
+static int init_eal(const struct hashi_config *cfg, int worker_core)
+{
+    static char lcores[256], prefix[32], eal_copy[CONFIG_EAL_SIZE];
+    char main_set[192];
+    char *args[MAX_EAL_ARGS];
+    int n = 0, core;
+
+    if (choose_cpus(worker_core, &core, main_set, sizeof main_set) < 0)
+        return -1;
+    snprintf(lcores, sizeof lcores, "0@(%s),%d@%d", main_set, WORKER_LCORE, core);
+    snprintf(prefix, sizeof prefix, "hashi-%08x", prefix_hash(cfg->ctl_path));
+    args[n++] = "hashi";
+    args[n++] = "--lcores";
+    args[n++] = lcores;
+    args[n++] = "--file-prefix";
+    args[n++] = prefix;
+    /* hashi logs port events itself; DPDK's per-message vhost chatter stays out of the log */
+    args[n++] = "--log-level=lib.eal:warning";
+    args[n++] = "--log-level=lib.vhost.config:warning";
+    /* config `eal` words come last, so they may override the defaults above */
+    util_strlcpy(eal_copy, cfg->eal_args, sizeof eal_copy);
+    for (char *save, *w = strtok_r(eal_copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+        if (n == MAX_EAL_ARGS - 1) {
+            fprintf(stderr, "hashi: eal has more than %d words\n", MAX_EAL_ARGS - 8);
+            return -1;
+        }
+        args[n++] = w;
+    }
+    args[n] = NULL;
+    if (rte_eal_init(n, args) < 0) {
+        fprintf(stderr, "hashi: DPDK did not start: %s (eal = %s)\n", rte_strerror(rte_errno),
+                cfg->eal_args);
+        return -1;
+    }
+    return core;
+}
+
+int main(int argc, char **argv)
+{
+    static struct hashi h;
+    struct options opt = {0};
+    struct hashi_config cfg;
+    struct ctl_server ctl;
+    char err[CONFIG_ERR_SIZE];
+    int status = 0, core;
+    sigset_t mask;
+
+    if (parse_options(argc, argv, &opt, &status) < 0)
+        return status;
+    config_init(&cfg);
+    if (opt.config && config_load(opt.config, &cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "hashi: %s\n", err);
+        return 1;
+    }
+    if (opt.ctl && util_strlcpy(cfg.ctl_path, opt.ctl, sizeof cfg.ctl_path) < 0) {
+        fprintf(stderr, "hashi: --ctl path is longer than %zu bytes\n", sizeof cfg.ctl_path - 1);
+        return 2;
+    }
+    if (opt.core >= 0)
+        cfg.core = opt.core;
+
+    /* Blocked before DPDK starts its threads, so they inherit the mask and only the control
+     * loop's signalfd sees these signals. */
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &mask, NULL);
+
+    if ((core = init_eal(&cfg, cfg.core)) < 0)
+        return 1;
+    if (ctl_server_open(&ctl, cfg.ctl_path, ctl_commands_handle, &h, err, sizeof err) != 0) {
+        fprintf(stderr, "hashi: %s\n", err);
+        rte_eal_cleanup();
+        return 1;
+    }
+    if (hashi_init(&h, &cfg, WORKER_LCORE, core, err, sizeof err) != 0) {
+        fprintf(stderr, "hashi: %s\n", err);
+        ctl_server_close(&ctl);
+        rte_eal_cleanup();
+        return 1;
+    }
+    for (unsigned i = 0; i < cfg.n_ports; i++) {
+        if (hashi_port_add(&h, &cfg.ports[i], err, sizeof err) != 0) {
+            fprintf(stderr, "hashi: %s:%u: port %s: %s\n", opt.config, cfg.ports[i].line,
+                    cfg.ports[i].name, err);
+            status = 1;
+            goto out;
+        }
+    }
+    if ((status = worker_start(&h.worker)) != 0) {
+        fprintf(stderr, "hashi: cannot start the worker on core %d: %s\n", core,
+                strerror(status));
+        status = 1;
+        goto out;
+    }
+    LOG_INFO("hashi %s: worker on core %d, control socket %s, %u ports", HASHI_VERSION, core,
+             cfg.ctl_path, cfg.n_ports);
+    int sig = ctl_server_run(&ctl);
+    LOG_INFO("%s: shutting down", sig ? strsignal(sig) : "control loop ended");
+out:
+    ctl_server_close(&ctl);
+    hashi_fini(&h);
+    rte_eal_cleanup();
+    return status;
+}

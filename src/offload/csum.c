@@ -1,0 +1,35 @@
+#include "csum.h"
+
+#include <string.h>
+
+#include <rte_ip.h>
+
+#define TCP_CSUM_OFFSET 16
+#define UDP_CSUM_OFFSET 6
+
+int csum_complete(struct rte_mbuf *m)
+{
+    uint64_t l4 = m->ol_flags & RTE_MBUF_F_TX_L4_MASK;
+    uint32_t start = (uint32_t)m->l2_len + m->l3_len;
+    uint32_t field;
+    uint16_t sum;
+
+    if (l4 == RTE_MBUF_F_TX_TCP_CKSUM)
+        field = start + TCP_CSUM_OFFSET;
+    else if (l4 == RTE_MBUF_F_TX_UDP_CKSUM)
+        field = start + UDP_CSUM_OFFSET;
+    else
+        return -1; /* SCTP's CRC32c is not a ones' complement sum */
+    if (field + 2 > rte_pktmbuf_data_len(m) || start >= rte_pktmbuf_pkt_len(m))
+        return -1;
+    /* The field holds the pseudo-header sum, so summing the L4 bytes as they are yields the
+     * full checksum (RFC 1071 arithmetic is order-independent). */
+    if (rte_raw_cksum_mbuf(m, start, rte_pktmbuf_pkt_len(m) - start, &sum) < 0)
+        return -1;
+    sum = (uint16_t)~sum;
+    if (sum == 0 && l4 == RTE_MBUF_F_TX_UDP_CKSUM)
+        sum = 0xffff; /* 0 means "no checksum" in UDP over IPv4 */
+    memcpy(rte_pktmbuf_mtod_offset(m, uint8_t *, field), &sum, sizeof sum);
+    m->ol_flags &= ~RTE_MBUF_F_TX_L4_MASK;
+    return 0;
+}

@@ -1,0 +1,334 @@
+/*
+ * vhost-user ports through DPDK's rte_vhost: hashi is the backend of a virtio-net device whose
+ * frontend is QEMU (or DPDK's virtio-user). In server mode hashi creates the socket and waits;
+ * in client mode it connects to the frontend's socket and rte_vhost reconnects every second
+ * while the frontend is away, so a restarted QEMU or hashi finds its peer again unaided.
+ *
+ * rte_vhost calls new_device/destroy_device on its own thread. The worker reads the device id
+ * with one atomic load per burst; destroy_device clears it and then waits (port_env.sync) for
+ * the worker to leave any rx/tx call it may be in, after which rte_vhost may unmap guest memory.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <rte_malloc.h>
+#include <rte_vhost.h>
+
+#include "ports/port.h"
+#include "util/util.h"
+
+#define VHOST_RXQ 0 /* guest's receive queue: hashi enqueues */
+#define VHOST_TXQ 1 /* guest's transmit queue: hashi dequeues */
+
+/* Features hashi does not handle yet, withdrawn from rte_vhost's defaults. Host TSO would
+ * bring 64 KB frames that hashi cannot segment for a receiver that does not accept them (that
+ * needs software GSO); MQ would bring queues no worker polls. */
+#define VHOST_UNHANDLED_FEATURES                                                              \
+    ((1ull << VIRTIO_NET_F_HOST_TSO4) | (1ull << VIRTIO_NET_F_HOST_TSO6) |                   \
+     (1ull << VIRTIO_NET_F_HOST_ECN) | (1ull << VIRTIO_NET_F_HOST_UFO) |                     \
+     (1ull << VIRTIO_NET_F_GUEST_UFO) | (1ull << VIRTIO_NET_F_GUEST_ECN) |                   \
+     (1ull << VIRTIO_NET_F_MQ))
+
+struct vhost_port {
+    struct port up;
+    char path[CONFIG_PATH_SIZE];
+    bool client;
+    struct port_env env;
+    atomic_int vid;            /* -1 while no frontend is ready */
+    atomic_uint offloads;      /* PORT_OL_* from the negotiated features */
+    uint64_t features;         /* negotiated, for display; control threads only */
+    uint16_t frontend_mtu;     /* what the frontend announced, 0 if none */
+};
+
+const struct port_class vhost_port_class;
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct vhost_port *registry[PORT_MAX];
+
+static struct vhost_port *vhost_port_cast(const struct port *port)
+{
+    return container_of(port, struct vhost_port, up);
+}
+
+/* The port whose socket is `vid`'s; the caller holds registry_lock. */
+static struct vhost_port *registry_find_vid(int vid)
+{
+    char path[CONFIG_PATH_SIZE];
+
+    if (rte_vhost_get_ifname(vid, path, sizeof path) < 0)
+        return NULL;
+    for (size_t i = 0; i < ARRAY_SIZE(registry); i++)
+        if (registry[i] && !strcmp(registry[i]->path, path))
+            return registry[i];
+    return NULL;
+}
+
+static uint32_t offloads_from_features(uint64_t features)
+{
+    uint32_t ol = 0;
+
+    if (features & (1ull << VIRTIO_NET_F_GUEST_CSUM)) {
+        ol |= PORT_OL_CSUM;
+        if (features & (1ull << VIRTIO_NET_F_GUEST_TSO4))
+            ol |= PORT_OL_TSO4;
+        if (features & (1ull << VIRTIO_NET_F_GUEST_TSO6))
+            ol |= PORT_OL_TSO6;
+    }
+    return ol;
+}
+
+static int vhost_new_device(int vid)
+{
+    struct vhost_port *vp;
+    uint64_t features = 0;
+    uint16_t mtu = 0;
+
+    pthread_mutex_lock(&registry_lock);
+    vp = registry_find_vid(vid);
+    if (!vp) {
+        pthread_mutex_unlock(&registry_lock);
+        return -1;
+    }
+    rte_vhost_get_negotiated_features(vid, &features);
+    if (rte_vhost_get_mtu(vid, &mtu) < 0)
+        mtu = 0;
+    /* hashi polls: ask the guest not to kick on every transmit */
+    for (uint16_t q = 0; q < rte_vhost_get_vring_num(vid); q++)
+        rte_vhost_enable_guest_notification(vid, q, 0);
+    vp->features = features;
+    vp->frontend_mtu = mtu;
+    atomic_store(&vp->offloads, offloads_from_features(features));
+    atomic_store_explicit(&vp->vid, vid, memory_order_release);
+    LOG_INFO("port %s: frontend ready on %s (features 0x%llx)", vp->up.name, vp->path,
+             (unsigned long long)features);
+    pthread_mutex_unlock(&registry_lock);
+    return 0;
+}
+
+static void vhost_destroy_device(int vid)
+{
+    struct vhost_port *vp;
+
+    pthread_mutex_lock(&registry_lock);
+    vp = registry_find_vid(vid);
+    if (vp && atomic_load(&vp->vid) == vid) {
+        atomic_store(&vp->vid, -1);
+        atomic_store(&vp->offloads, 0);
+        vp->env.sync(vp->env.sync_ctx);
+        LOG_INFO("port %s: frontend gone", vp->up.name);
+    }
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static int vhost_vring_state_changed(int vid, uint16_t queue_id, int enable)
+{
+    (void)vid;
+    (void)queue_id;
+    (void)enable;
+    return 0; /* rte_vhost itself stops enqueue/dequeue on a disabled ring */
+}
+
+static const struct rte_vhost_device_ops vhost_ops = {
+    .new_device = vhost_new_device,
+    .destroy_device = vhost_destroy_device,
+    .vring_state_changed = vhost_vring_state_changed,
+};
+
+/* A server socket left behind by a crashed process is removed; a live one is not. */
+static int clear_stale_socket(const char *path, char *err, size_t errlen)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    struct stat st;
+    int fd, rc;
+
+    if (lstat(path, &st) < 0)
+        return 0;
+    if (!S_ISSOCK(st.st_mode)) {
+        snprintf(err, errlen, "%s exists and is not a socket; remove it or choose another path",
+                 path);
+        return EEXIST;
+    }
+    fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd < 0)
+        return errno;
+    util_strlcpy(addr.sun_path, path, sizeof addr.sun_path);
+    rc = connect(fd, (struct sockaddr *)&addr, sizeof addr);
+    close(fd);
+    if (rc == 0) {
+        snprintf(err, errlen, "another process listens on %s; choose another path", path);
+        return EADDRINUSE;
+    }
+    unlink(path);
+    return 0;
+}
+
+static int registry_add(struct vhost_port *vp, char *err, size_t errlen)
+{
+    int rc = ENOSPC;
+
+    pthread_mutex_lock(&registry_lock);
+    for (size_t i = 0; i < ARRAY_SIZE(registry); i++)
+        if (registry[i] && !strcmp(registry[i]->path, vp->path)) {
+            snprintf(err, errlen, "port %s already uses %s", registry[i]->up.name, vp->path);
+            rc = EEXIST;
+            goto out;
+        }
+    for (size_t i = 0; i < ARRAY_SIZE(registry); i++)
+        if (!registry[i]) {
+            registry[i] = vp;
+            rc = 0;
+            goto out;
+        }
+    snprintf(err, errlen, "too many vhost-user ports (at most %d)", PORT_MAX);
+out:
+    pthread_mutex_unlock(&registry_lock);
+    return rc;
+}
+
+static void registry_remove(struct vhost_port *vp)
+{
+    pthread_mutex_lock(&registry_lock);
+    for (size_t i = 0; i < ARRAY_SIZE(registry); i++)
+        if (registry[i] == vp)
+            registry[i] = NULL;
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static int vhost_open(const struct port_config *cfg, const struct port_env *env,
+                      struct port **out, char *err, size_t errlen)
+{
+    struct vhost_port *vp = rte_zmalloc("vhost_port", sizeof *vp, RTE_CACHE_LINE_SIZE);
+    uint64_t flags = cfg->client ? RTE_VHOST_USER_CLIENT : 0;
+    int rc;
+
+    if (!vp) {
+        snprintf(err, errlen, "out of memory");
+        return ENOMEM;
+    }
+    port_init(&vp->up, &vhost_port_class, cfg);
+    strcpy(vp->path, cfg->path);
+    vp->client = cfg->client;
+    vp->env = *env;
+    atomic_init(&vp->vid, -1);
+    atomic_init(&vp->offloads, 0);
+
+    if (!vp->client && (rc = clear_stale_socket(vp->path, err, errlen)) != 0)
+        goto fail;
+    if ((rc = registry_add(vp, err, errlen)) != 0)
+        goto fail;
+    if (rte_vhost_driver_register(vp->path, flags) < 0) {
+        snprintf(err, errlen, "cannot register vhost-user socket %s (is its directory there "
+                              "and writable?)", vp->path);
+        rc = EINVAL;
+        goto fail_registry;
+    }
+    if (rte_vhost_driver_disable_features(vp->path, VHOST_UNHANDLED_FEATURES) < 0 ||
+        rte_vhost_driver_callback_register(vp->path, &vhost_ops) < 0 ||
+        rte_vhost_driver_start(vp->path) < 0) {
+        snprintf(err, errlen, "cannot start vhost-user socket %s", vp->path);
+        rc = EIO;
+        goto fail_driver;
+    }
+    *out = &vp->up;
+    return 0;
+
+fail_driver:
+    rte_vhost_driver_unregister(vp->path);
+fail_registry:
+    registry_remove(vp);
+fail:
+    rte_free(vp);
+    return rc;
+}
+
+static void vhost_close(struct port *port)
+{
+    struct vhost_port *vp = vhost_port_cast(port);
+
+    /* Unregistering destroys a connected device (through vhost_destroy_device, which needs
+     * the registry entry) and removes a server socket file. It refuses while rte_vhost's own
+     * thread is mid-callback on this socket, so retry briefly. */
+    for (int tries = 0; rte_vhost_driver_unregister(vp->path) < 0 && tries < 100; tries++)
+        usleep(10000);
+    registry_remove(vp);
+    rte_free(vp);
+}
+
+static uint16_t vhost_rx_burst(struct port *port, struct rte_mbuf **pkts, uint16_t n)
+{
+    struct vhost_port *vp = vhost_port_cast(port);
+    int vid = atomic_load_explicit(&vp->vid, memory_order_acquire);
+
+    if (vid < 0)
+        return 0;
+    return rte_vhost_dequeue_burst(vid, VHOST_TXQ, vp->env.pool, pkts, n);
+}
+
+static uint16_t vhost_tx_burst(struct port *port, struct rte_mbuf **pkts, uint16_t n)
+{
+    struct vhost_port *vp = vhost_port_cast(port);
+    int vid = atomic_load_explicit(&vp->vid, memory_order_acquire);
+    uint16_t sent = 0;
+
+    /* rte_vhost copies into guest buffers and leaves the mbufs to us */
+    if (vid >= 0)
+        sent = rte_vhost_enqueue_burst(vid, VHOST_RXQ, pkts, n);
+    rte_pktmbuf_free_bulk(pkts, n);
+    return sent;
+}
+
+static bool vhost_link_up(const struct port *port)
+{
+    return atomic_load_explicit(&vhost_port_cast(port)->vid, memory_order_relaxed) >= 0;
+}
+
+static uint32_t vhost_offloads(const struct port *port)
+{
+    return atomic_load_explicit(&vhost_port_cast(port)->offloads, memory_order_relaxed);
+}
+
+static void vhost_describe(const struct port *port, json_t *out)
+{
+    static const struct {
+        int bit;
+        const char *name;
+    } shown[] = {
+        {VIRTIO_F_VERSION_1, "version_1"},       {VIRTIO_NET_F_MRG_RXBUF, "mrg_rxbuf"},
+        {VIRTIO_RING_F_EVENT_IDX, "event_idx"},  {VIRTIO_RING_F_INDIRECT_DESC, "indirect_desc"},
+        {VIRTIO_NET_F_CSUM, "csum"},             {VIRTIO_NET_F_GUEST_CSUM, "guest_csum"},
+        {VIRTIO_NET_F_GUEST_TSO4, "guest_tso4"}, {VIRTIO_NET_F_GUEST_TSO6, "guest_tso6"},
+        {VIRTIO_NET_F_MTU, "mtu"},
+    };
+    const struct vhost_port *vp = vhost_port_cast(port);
+    json_t *features = json_array();
+    bool up;
+
+    /* features and frontend_mtu are written by rte_vhost's thread under the same lock */
+    pthread_mutex_lock(&registry_lock);
+    up = vhost_link_up(port);
+    for (size_t i = 0; up && i < ARRAY_SIZE(shown); i++)
+        if (vp->features & (1ull << shown[i].bit))
+            json_array_append_new(features, json_string(shown[i].name));
+    json_object_set_new(out, "frontend_mtu", json_integer(up ? vp->frontend_mtu : 0));
+    pthread_mutex_unlock(&registry_lock);
+    json_object_set_new(out, "path", json_string(vp->path));
+    json_object_set_new(out, "mode", json_string(vp->client ? "client" : "server"));
+    json_object_set_new(out, "features", features);
+}
+
+const struct port_class vhost_port_class = {
+    .type = "vhost-user",
+    .open = vhost_open,
+    .close = vhost_close,
+    .rx_burst = vhost_rx_burst,
+    .tx_burst = vhost_tx_burst,
+    .link_up = vhost_link_up,
+    .offloads = vhost_offloads,
+    .describe = vhost_describe,
+};

@@ -1,0 +1,160 @@
+#include "switch.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <rte_ether.h>
+#include <rte_prefetch.h>
+
+#include "offload/csum.h"
+
+int sw_init(struct sw *sw)
+{
+    memset(sw, 0, sizeof *sw);
+    return fdb_init(&sw->fdb, SW_FDB_CAPACITY);
+}
+
+void sw_destroy(struct sw *sw)
+{
+    fdb_destroy(&sw->fdb);
+}
+
+void sw_attach(struct sw *sw, struct port *port)
+{
+    sw->ports[port->id] = port;
+    if (port->id >= sw->n_ports_max)
+        sw->n_ports_max = port->id + 1;
+}
+
+static void port_send(struct port *port)
+{
+    uint16_t n = port->tx_count;
+    uint32_t len[PORT_TX_BUFFER];
+    uint16_t sent;
+
+    if (n == 0)
+        return;
+    /* tx_burst frees the mbufs, and a peer accepts a prefix of the burst: note lengths first */
+    for (uint16_t i = 0; i < n; i++)
+        len[i] = rte_pktmbuf_pkt_len(port->tx_pkts[i]);
+    port->tx_count = 0;
+    sent = port->class->tx_burst(port, port->tx_pkts, n);
+    port->stats.tx_packets += sent;
+    for (uint16_t i = 0; i < sent; i++)
+        port->stats.tx_bytes += len[i];
+    port->stats.drops[PORT_DROP_TX_RING_FULL] += n - sent;
+}
+
+void sw_detach(struct sw *sw, struct port *port)
+{
+    port_send(port);
+    sw->ports[port->id] = NULL;
+    while (sw->n_ports_max > 0 && !sw->ports[sw->n_ports_max - 1])
+        sw->n_ports_max--;
+    fdb_flush_port(&sw->fdb, port->id);
+}
+
+static inline void drop(struct port *port, enum port_drop reason, struct rte_mbuf *m)
+{
+    port->stats.drops[reason]++;
+    rte_pktmbuf_free(m);
+}
+
+/* Hands one copy of m to an egress port, or drops it there with a reason. */
+static inline void output(struct port *out, struct rte_mbuf *m)
+{
+    if (unlikely(!out->class->link_up(out)))
+        return drop(out, PORT_DROP_TX_LINK_DOWN, m);
+    if (unlikely(rte_pktmbuf_pkt_len(m) > out->max_frame))
+        return drop(out, PORT_DROP_TX_TOO_BIG, m);
+    /* Only a frame with one destination reaches here partial: floods are completed first, so
+     * completing in place never changes bytes another port is about to send. */
+    if (unlikely(csum_is_partial(m)) && !(out->class->offloads(out) & PORT_OL_CSUM) &&
+        csum_complete(m) < 0)
+        return drop(out, PORT_DROP_TX_BAD_OFFLOAD, m);
+    out->tx_pkts[out->tx_count++] = m;
+    if (out->tx_count == PORT_TX_BUFFER)
+        port_send(out);
+}
+
+static void flood(struct sw *sw, struct port *in, struct rte_mbuf *m)
+{
+    struct port *targets[PORT_MAX];
+    uint16_t n = 0;
+
+    for (uint16_t id = 0; id < sw->n_ports_max; id++) {
+        struct port *p = sw->ports[id];
+        if (p && p != in && p->bridge == in->bridge)
+            targets[n++] = p;
+    }
+    if (n == 0)
+        return drop(in, PORT_DROP_RX_NO_PORT, m);
+    if (n > 1) {
+        if (csum_is_partial(m) && csum_complete(m) < 0)
+            return drop(in, PORT_DROP_TX_BAD_OFFLOAD, m);
+        /* every port's tx_burst frees its copy: one reference per target */
+        rte_mbuf_refcnt_update(m, (int16_t)(n - 1));
+        in->stats.flood_copies += n - 1;
+    }
+    for (uint16_t i = 0; i < n; i++)
+        output(targets[i], m);
+}
+
+static inline bool bad_source(const struct rte_ether_addr *src)
+{
+    return rte_is_multicast_ether_addr(src) || rte_is_zero_ether_addr(src);
+}
+
+void sw_input(struct sw *sw, struct port *in, struct rte_mbuf **pkts, uint16_t n)
+{
+    for (uint16_t i = 0; i < n && i < 4; i++)
+        rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+
+    for (uint16_t i = 0; i < n; i++) {
+        struct rte_mbuf *m = pkts[i];
+        const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+        uint16_t dst;
+
+        if (i + 4 < n)
+            rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 4], void *));
+        in->stats.rx_packets++;
+        in->stats.rx_bytes += rte_pktmbuf_pkt_len(m);
+
+        if (unlikely(rte_pktmbuf_data_len(m) < RTE_ETHER_HDR_LEN || bad_source(&eth->src_addr))) {
+            drop(in, PORT_DROP_RX_BAD_FRAME, m);
+            continue;
+        }
+        if (unlikely(rte_pktmbuf_pkt_len(m) > in->max_frame)) {
+            drop(in, PORT_DROP_RX_TOO_BIG, m);
+            continue;
+        }
+        fdb_learn(&sw->fdb, in->bridge, eth->src_addr.addr_bytes, in->id, sw->now);
+
+        if (unlikely(rte_is_multicast_ether_addr(&eth->dst_addr))) {
+            flood(sw, in, m);
+            continue;
+        }
+        dst = fdb_lookup(&sw->fdb, in->bridge, eth->dst_addr.addr_bytes);
+        if (dst == FDB_PORT_NONE)
+            flood(sw, in, m);
+        else if (unlikely(dst == in->id))
+            drop(in, PORT_DROP_RX_SAME_PORT, m);
+        else
+            output(sw->ports[dst], m);
+    }
+}
+
+void sw_flush(struct sw *sw)
+{
+    for (uint16_t id = 0; id < sw->n_ports_max; id++)
+        if (sw->ports[id])
+            port_send(sw->ports[id]);
+}
+
+void sw_tick(struct sw *sw, uint32_t now)
+{
+    if (now == sw->now)
+        return;
+    sw->now = now;
+    fdb_age(&sw->fdb, now, sw->aging_s, CONFIG_MAX_BRIDGES);
+}

@@ -1,0 +1,56 @@
+/*
+ * The L2 switch core: MAC learning, forwarding and flooding over mbuf bursts, with no I/O of
+ * its own beyond handing frames to ports' tx_burst. One `struct sw` belongs to one worker.
+ *
+ * Forwarding rules: a frame is learned by source MAC on its ingress port; a unicast
+ * destination found in the FDB goes to that port only; broadcast, multicast and unknown
+ * unicast are flooded to every other port of the same bridge; nothing is ever sent back out of
+ * its ingress port.
+ *
+ * Accounting (checked by the tests): every received frame is counted once in rx_packets of its
+ * ingress port, and every copy of it ends either in tx_packets of one egress port or in one drop
+ * counter, so summed over all ports
+ *     rx_packets + flood_copies == tx_packets + drops
+ */
+#ifndef HASHI_SWITCH_H
+#define HASHI_SWITCH_H
+
+#include <stdint.h>
+
+#include <rte_mbuf.h>
+
+#include "config/config.h"
+#include "ports/port.h"
+#include "switch/fdb.h"
+
+#define SW_FDB_CAPACITY 16384
+
+struct sw {
+    struct fdb fdb;
+    struct port *ports[PORT_MAX]; /* by port id; NULL: free slot */
+    uint16_t n_ports_max;         /* highest used id + 1, bounds the polling loop */
+    uint32_t aging_s[CONFIG_MAX_BRIDGES];
+    uint32_t now; /* seconds, advanced by sw_tick() */
+};
+
+/* Returns 0 or ENOMEM. */
+int sw_init(struct sw *sw);
+void sw_destroy(struct sw *sw);
+
+/* Starts forwarding to and from port (its id and bridge already set). */
+void sw_attach(struct sw *sw, struct port *port);
+
+/* Stops forwarding to port: sends what is buffered for it and forgets its MACs. */
+void sw_detach(struct sw *sw, struct port *port);
+
+/* Switches a burst received on `in`. Frames go to per-port tx buffers; sw_flush() sends them.
+ * Takes ownership of every mbuf. */
+void sw_input(struct sw *sw, struct port *in, struct rte_mbuf **pkts, uint16_t n);
+
+/* Sends every port's buffered frames. */
+void sw_flush(struct sw *sw);
+
+/* Advances the clock to `now` seconds; ages the FDB when a second has passed. */
+void sw_tick(struct sw *sw, uint32_t now);
+
+#endif

@@ -123,6 +123,7 @@ int hashi_port_add(struct hashi *h, const struct port_config *cfg, char *err, si
 int hashi_port_del(struct hashi *h, const char *name, char *err, size_t errlen)
 {
     struct port *port = find_port(h, name);
+    char deleted[CONFIG_NAME_SIZE];
 
     if (!port) {
         snprintf(err, errlen, "no port named %s (hashictl port list shows them)", name);
@@ -130,8 +131,9 @@ int hashi_port_del(struct hashi *h, const char *name, char *err, size_t errlen)
     }
     worker_call(&h->worker, detach_on_worker, port);
     h->ports[port->id] = NULL;
+    strcpy(deleted, port->name); /* `name` may point into the port */
     port->class->close(port);
-    LOG_INFO("port %s: deleted", name);
+    LOG_INFO("port %s: deleted", deleted);
     return 0;
 }
 

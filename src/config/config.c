@@ -197,14 +197,16 @@ static int set_bridge(struct parser *p, struct bridge_config *br, const char *ke
 
 static int open_section(struct parser *p, struct hashi_config *cfg, char *header)
 {
-    char *kind = header, *name = strchr(header, ' ');
+    char *kind = header, *name = strpbrk(header, " \t");
 
     if (name) {
         *name++ = '\0';
-        while (*name == ' ')
+        while (*name == ' ' || *name == '\t')
             name++;
     }
-    if (!strcmp(kind, "hashi") && !name) {
+    if (!strcmp(kind, "hashi")) {
+        if (name)
+            return fail(p, "[hashi] takes no name; write just [hashi]");
         p->section = SECTION_HASHI;
         return 0;
     }
@@ -257,12 +259,15 @@ static char *trim(char *s)
 
 static int parse_line(struct parser *p, struct hashi_config *cfg, char *line)
 {
-    char *hash = strchr(line, '#'), *eq, *key, *value;
+    char *eq, *key, *value;
     char msg[CONFIG_ERR_SIZE];
 
     /* '#' starts a comment at the line start or after white space, so paths may hold '#' */
-    if (hash && (hash == line || isspace((unsigned char)hash[-1])))
-        *hash = '\0';
+    for (char *hash = strchr(line, '#'); hash; hash = strchr(hash + 1, '#'))
+        if (hash == line || isspace((unsigned char)hash[-1])) {
+            *hash = '\0';
+            break;
+        }
     line = trim(line);
     if (*line == '\0')
         return 0;

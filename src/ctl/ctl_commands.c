@@ -48,17 +48,34 @@ fail:
     return NULL;
 }
 
+/* The counters of one port as `stats` and `port-del` report them. */
+static json_t *port_stats_json(const char *name, const struct port_stats *st)
+{
+    json_t *drops = json_object();
+
+    for (int r = 0; r < PORT_DROP_N; r++)
+        json_object_set_new(drops, port_drop_names[r], json_integer((json_int_t)st->drops[r]));
+    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "name", name, "rx_packets",
+                     (json_int_t)st->rx_packets, "tx_packets", (json_int_t)st->tx_packets,
+                     "rx_bytes", (json_int_t)st->rx_bytes, "tx_bytes",
+                     (json_int_t)st->tx_bytes, "flood_copies", (json_int_t)st->flood_copies,
+                     "drops", drops);
+}
+
 static json_t *port_del(struct hashi *h, json_t *args, const char **error)
 {
     const char *name = json_string_value(json_object_get(args, "name"));
+    struct port_stats final;
 
     if (!name) {
         *error = "port-del needs a name";
         return NULL;
     }
-    if (hashi_port_del(h, name, error_buf, sizeof error_buf) != 0)
+    if (hashi_port_del(h, name, &final, error_buf, sizeof error_buf) != 0) {
         *error = error_buf;
-    return NULL;
+        return NULL;
+    }
+    return port_stats_json(name, &final);
 }
 
 static json_t *port_list(struct hashi *h)
@@ -115,19 +132,8 @@ static json_t *stats(struct hashi *h)
     size_t n = hashi_stats(h, copies);
     json_t *list = json_array();
 
-    for (size_t i = 0; i < n; i++) {
-        const struct port_stats *st = &copies[i].stats;
-        json_t *drops = json_object();
-
-        for (int r = 0; r < PORT_DROP_N; r++)
-            json_object_set_new(drops, port_drop_names[r], json_integer((json_int_t)st->drops[r]));
-        json_array_append_new(
-            list, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "name", copies[i].port->name,
-                            "rx_packets", (json_int_t)st->rx_packets, "tx_packets",
-                            (json_int_t)st->tx_packets, "rx_bytes", (json_int_t)st->rx_bytes,
-                            "tx_bytes", (json_int_t)st->tx_bytes, "flood_copies",
-                            (json_int_t)st->flood_copies, "drops", drops));
-    }
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(list, port_stats_json(copies[i].port->name, &copies[i].stats));
     return list;
 }
 

@@ -36,6 +36,15 @@ static json_t *port_add(int n, char *const *words, char *err, size_t errlen)
 
 json_t *ctl_request_from_words(int n, char *const *words, char *err, size_t errlen)
 {
+    /* JSON strings are UTF-8; jansson would refuse other words and leave holes in requests */
+    for (int i = 0; i < n; i++) {
+        json_t *word = json_string(words[i]);
+        if (!word) {
+            snprintf(err, errlen, "argument %d is not valid UTF-8", i + 1);
+            return NULL;
+        }
+        json_decref(word);
+    }
     const char *a = n > 0 ? words[0] : "", *b = n > 1 ? words[1] : "";
 
     if (!strcmp(a, "port") && !strcmp(b, "add"))

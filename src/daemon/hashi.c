@@ -55,7 +55,7 @@ void hashi_fini(struct hashi *h)
 
     for (unsigned id = 0; id < PORT_MAX; id++)
         if (h->ports[id])
-            hashi_port_del(h, h->ports[id]->name, err, sizeof err);
+            hashi_port_del(h, h->ports[id]->name, NULL, err, sizeof err);
     worker_stop(&h->worker);
     worker_destroy(&h->worker);
     rte_mempool_free(h->pool);
@@ -74,9 +74,17 @@ static void attach_on_worker(struct worker *w, void *port)
     sw_attach(&w->sw, port);
 }
 
-static void detach_on_worker(struct worker *w, void *port)
+struct detach {
+    struct port *port;
+    struct port_stats final;
+};
+
+static void detach_on_worker(struct worker *w, void *arg)
 {
-    sw_detach(&w->sw, port);
+    struct detach *d = arg;
+
+    sw_detach(&w->sw, d->port);
+    d->final = d->port->stats;
 }
 
 int hashi_port_add(struct hashi *h, const struct port_config *cfg, char *err, size_t errlen)
@@ -120,16 +128,20 @@ int hashi_port_add(struct hashi *h, const struct port_config *cfg, char *err, si
     return 0;
 }
 
-int hashi_port_del(struct hashi *h, const char *name, char *err, size_t errlen)
+int hashi_port_del(struct hashi *h, const char *name, struct port_stats *final, char *err,
+                   size_t errlen)
 {
     struct port *port = find_port(h, name);
     char deleted[CONFIG_NAME_SIZE];
+    struct detach d = {.port = port};
 
     if (!port) {
         snprintf(err, errlen, "no port named %s (hashictl port list shows them)", name);
         return ENOENT;
     }
-    worker_call(&h->worker, detach_on_worker, port);
+    worker_call(&h->worker, detach_on_worker, &d);
+    if (final)
+        *final = d.final;
     h->ports[port->id] = NULL;
     strcpy(deleted, port->name); /* `name` may point into the port */
     port->class->close(port);

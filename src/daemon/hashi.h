@@ -41,8 +41,10 @@ void hashi_fini(struct hashi *h);
 /* Opens a port and starts switching it. Returns 0 or a positive errno with a message. */
 int hashi_port_add(struct hashi *h, const struct port_config *cfg, char *err, size_t errlen);
 
-/* Stops switching a port and closes it. Returns 0 or ENOENT with a message. */
-int hashi_port_del(struct hashi *h, const char *name, char *err, size_t errlen);
+/* Stops switching a port and closes it; its last counters go to *final (if not NULL), so that
+ * what it carried stays accountable. Returns 0 or ENOENT with a message. */
+int hashi_port_del(struct hashi *h, const char *name, struct port_stats *final, char *err,
+                   size_t errlen);
 
 /* Copies every port's counters (in id order) into out[PORT_MAX]; returns how many ports. */
 size_t hashi_stats(struct hashi *h, struct hashi_port_stats *out);

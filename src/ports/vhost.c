@@ -303,7 +303,8 @@ static void vhost_describe(const struct port *port, json_t *out)
         {VIRTIO_RING_F_EVENT_IDX, "event_idx"},  {VIRTIO_RING_F_INDIRECT_DESC, "indirect_desc"},
         {VIRTIO_NET_F_CSUM, "csum"},             {VIRTIO_NET_F_GUEST_CSUM, "guest_csum"},
         {VIRTIO_NET_F_GUEST_TSO4, "guest_tso4"}, {VIRTIO_NET_F_GUEST_TSO6, "guest_tso6"},
-        {VIRTIO_NET_F_MTU, "mtu"},
+        {VIRTIO_NET_F_MTU, "mtu"},               {VIRTIO_NET_F_HOST_TSO4, "host_tso4"},
+        {VIRTIO_NET_F_HOST_TSO6, "host_tso6"},
     };
     const struct vhost_port *vp = vhost_port_cast(port);
     json_t *features = json_array();

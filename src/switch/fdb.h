@@ -66,7 +66,8 @@ unsigned fdb_age(struct fdb *fdb, uint32_t now, const uint32_t *aging_s, size_t 
 /* Removes every entry that points at `port` (the port is going away). Returns how many. */
 unsigned fdb_flush_port(struct fdb *fdb, uint16_t port);
 
-/* Copies up to `max` entries into out, ordered by bridge then MAC; returns the number copied. */
+/* Copies up to `max` entries into out (when the table holds more, which ones is unspecified),
+ * ordered by bridge then MAC; returns the number copied. */
 size_t fdb_dump(const struct fdb *fdb, uint32_t now, struct fdb_view *out, size_t max);
 
 #endif

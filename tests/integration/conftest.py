@@ -49,8 +49,9 @@ def wait_for(predicate, timeout=10.0, interval=0.1, what="condition"):
 class Hashi:
     """One hashi daemon with a config file written from `config` (a string)."""
 
-    def __init__(self, workdir, config=""):
+    def __init__(self, workdir, config="", use_config=True):
         self.dir = workdir
+        self.use_config = use_config
         self.ctl_path = os.path.join(workdir, "ctl.sock")
         self.conf = os.path.join(workdir, "hashi.conf")
         with open(self.conf, "w") as f:
@@ -63,7 +64,9 @@ class Hashi:
 
     def start(self):
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([HASHI, "--config", self.conf], stdout=self.log,
+        args = ["--config", self.conf] if self.use_config else \
+            ["--ctl", self.ctl_path, "--core", str(HASHI_CORE)]
+        self.proc = subprocess.Popen([HASHI] + args, stdout=self.log,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         wait_for(lambda: self.ctl_ok() or self.proc.poll() is not None, 30, what="hashi control")
         assert self.proc.poll() is None, f"hashi exited early:\n{self.read_log()}"
@@ -106,9 +109,10 @@ class Hashi:
         wait_for(lambda: self.ports().get(name, {}).get("link") == want, timeout,
                  what=f"port {name} link {want}")
 
-    def assert_balanced(self):
-        """Every frame hashi received, and every flood copy, was sent or dropped with a reason."""
-        st = self.ctl("stats")
+    def assert_balanced(self, deleted=()):
+        """Every frame hashi received, and every flood copy, was sent or dropped with a reason.
+        `deleted`: the final counters `port del` returned for ports no longer listed."""
+        st = self.ctl("stats") + list(deleted)
         rx = sum(p["rx_packets"] + p["flood_copies"] for p in st)
         out = sum(p["tx_packets"] + sum(p["drops"].values()) for p in st)
         assert rx == out, f"counters do not balance: rx+copies={rx}, tx+drops={out}: {st}"
@@ -180,10 +184,11 @@ class VmSet:
                  "--stats-period", "1", "--mbuf-size=10240", "--total-num-mbufs=4096",
                  f"--max-pkt-len={max(self.mtu, 1500) + 18}", "--burst=32"]
         self.log = open(self.log_path, "ab")
+        seen = len(self.read_log())  # the log is appended to across restarts
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
-        wait_for(lambda: "Port statistics" in self.read_log() or self.proc.poll() is not None,
-                 30, what="testpmd to forward")
+        wait_for(lambda: "Port statistics" in self.read_log()[seen:] or
+                 self.proc.poll() is not None, 30, what="testpmd to forward")
         assert self.proc.poll() is None, f"testpmd exited:\n{self.read_log()}"
         return self
 
@@ -215,7 +220,7 @@ class Loop:
     """A closed traffic loop: one testpmd, two virtio-user ports, io forwarding seeded with
     tx_first bursts (the method of ../shared/tools/loopgen.sh), for load while a test acts."""
 
-    def __init__(self, workdir, sock0, sock1, pktlen=64):
+    def __init__(self, workdir, sock0, sock1, pktlen=64, pmd_args=()):
         self.prefix = f"hlp{os.getpid()}x{next(_ids)}"
         self.log_path = os.path.join(workdir, f"{self.prefix}.log")
         args = [TESTPMD, "--lcores", f"0@{VM_CPU},1@{VM_CPU}", "--no-pci", "--no-huge",
@@ -224,7 +229,8 @@ class Loop:
                 "--vdev", f"virtio_user1,path={sock1},queues=1,mac=02:00:00:00:10:02", "--",
                 "--forward-mode=io", "--eth-peer=0,02:00:00:00:10:02",
                 "--eth-peer=1,02:00:00:00:10:01", f"--txpkts={pktlen}", "--burst=32",
-                "--total-num-mbufs=8192", "--tx-first", "--auto-start", "--stats-period", "1"]
+                "--total-num-mbufs=8192", "--tx-first", "--auto-start", "--stats-period",
+                "1"] + list(pmd_args)
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
@@ -256,8 +262,8 @@ def lab(workdir):
             self.dir = workdir
             self.daemons, self.vmsets, self.loops = [], [], []
 
-        def hashi(self, config=""):
-            h = Hashi(self.dir, config)
+        def hashi(self, config="", use_config=True):
+            h = Hashi(self.dir, config, use_config)
             self.daemons.append(h)
             return h.start()
 
@@ -266,8 +272,8 @@ def lab(workdir):
             self.vmsets.append(s)
             return s.start() if start else s
 
-        def loop(self, sock0, sock1, pktlen=64):
-            lp = Loop(self.dir, sock0, sock1, pktlen)
+        def loop(self, sock0, sock1, pktlen=64, pmd_args=()):
+            lp = Loop(self.dir, sock0, sock1, pktlen, pmd_args)
             self.loops.append(lp)
             return lp
 

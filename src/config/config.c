@@ -49,7 +49,7 @@ static int parse_uint(const char *text, unsigned long max, unsigned long *out)
     return 0;
 }
 
-static bool valid_name(const char *name)
+bool config_valid_name(const char *name)
 {
     size_t len = strlen(name);
 
@@ -128,7 +128,7 @@ int port_config_set(struct port_config *port, const char *key, const char *value
         }
         port->mtu = (uint32_t)n;
     } else if (!strcmp(key, "bridge")) {
-        if (!valid_name(value)) {
+        if (!config_valid_name(value)) {
             snprintf(err, errlen, "bridge name '%s' is not valid; use letters, digits, '-', '_', "
                                   "'.' (at most %d)", value, CONFIG_NAME_SIZE - 1);
             return -1;
@@ -212,7 +212,7 @@ static int open_section(struct parser *p, struct hashi_config *cfg, char *header
     }
     if (strcmp(kind, "bridge") != 0 && strcmp(kind, "port") != 0)
         return fail(p, "unknown section [%s]; use [hashi], [bridge NAME] or [port NAME]", kind);
-    if (!name || !valid_name(name))
+    if (!name || !config_valid_name(name))
         return fail(p, "[%s] needs a name of letters, digits, '-', '_', '.' (at most %d), "
                        "e.g. [%s %s]", kind, CONFIG_NAME_SIZE - 1, kind,
                     kind[0] == 'b' ? "br0" : "vm1");

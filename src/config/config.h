@@ -84,6 +84,10 @@ int port_config_check(const struct port_config *port, char *err, size_t errlen);
 
 const char *port_type_name(enum port_type type);
 
+/* True when name is 1 to CONFIG_NAME_SIZE-1 letters, digits, '-', '_' or '.': the rule for
+ * bridge and port names everywhere. */
+bool config_valid_name(const char *name);
+
 /* Finds a bridge by name; NULL when absent. */
 const struct bridge_config *config_find_bridge(const struct hashi_config *cfg, const char *name);
 

@@ -27,8 +27,9 @@ static json_t *port_add(struct hashi *h, json_t *args, const char **error)
             goto fail;
         }
         if (!strcmp(key, "name")) {
-            if (!text[0] || strlen(text) >= sizeof cfg.name || strpbrk(text, " \t/")) {
-                snprintf(error_buf, sizeof error_buf, "port name '%s' is not valid", text);
+            if (!config_valid_name(text)) {
+                snprintf(error_buf, sizeof error_buf, "port name '%s' is not valid; use letters, "
+                         "digits, '-', '_', '.' (at most %d)", text, CONFIG_NAME_SIZE - 1);
                 goto fail;
             }
             strcpy(cfg.name, text);

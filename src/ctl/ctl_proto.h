@@ -15,7 +15,7 @@
 
 #include <jansson.h>
 
-#define CTL_MAX_LINE (1 << 20) /* bytes of one request or response line */
+#define CTL_MAX_LINE (16 << 20) /* bytes of one request or response line */
 
 /* Turns hashictl's words (after the global options) into a request, e.g.
  * {"port", "del", "vm1"} -> {"command": "port-del", "args": {"name": "vm1"}}.

@@ -84,6 +84,12 @@ void ctl_render(FILE *out, const char *command, const json_t *result)
         render_fdb(out, result);
     else if (!strcmp(command, "stats"))
         render_stats(out, result);
+    else if (!strcmp(command, "port-del")) {
+        /* the port's last counters, so that what it carried stays accounted for */
+        json_t *one = json_pack("[O]", result);
+        render_stats(out, one);
+        json_decref(one);
+    }
     else if (!strcmp(command, "pmd-stats"))
         render_pmd(out, result);
     else

@@ -35,6 +35,31 @@ static int make_parent_dir(const char *path)
     return 0;
 }
 
+bool ctl_socket_in_use(const char *path, char *err, size_t errlen)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    struct stat st;
+    int fd, rc;
+
+    if (lstat(path, &st) < 0)
+        return false;
+    if (!S_ISSOCK(st.st_mode)) {
+        snprintf(err, errlen, "%s exists and is not a socket; remove it or use --ctl PATH", path);
+        return true;
+    }
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    util_strlcpy(addr.sun_path, path, sizeof addr.sun_path);
+    rc = connect(fd, (struct sockaddr *)&addr, sizeof addr);
+    close(fd);
+    if (rc == 0) {
+        snprintf(err, errlen, "another hashi serves %s; stop it or use --ctl PATH", path);
+        return true;
+    }
+    return false;
+}
+
 static int listen_on(const char *path, char *err, size_t errlen)
 {
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
@@ -53,12 +78,11 @@ static int listen_on(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "socket: %s", strerror(errno));
         return -1;
     }
-    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0) {
-        snprintf(err, errlen, "another hashi serves %s; stop it or use --ctl PATH", path);
+    if (ctl_socket_in_use(path, err, errlen)) {
         close(fd);
         return -1;
     }
-    unlink(path); /* left behind by a process that died */
+    unlink(path); /* a socket left behind by a process that died */
     if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, 16) < 0) {
         snprintf(err, errlen, "cannot listen on %s: %s", path, strerror(errno));
         close(fd);

@@ -8,6 +8,7 @@
 #ifndef HASHI_CTL_SERVER_H
 #define HASHI_CTL_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -37,6 +38,10 @@ struct ctl_server {
  * errno with a message. */
 int ctl_server_open(struct ctl_server *s, const char *path, ctl_handler handler, void *ctx,
                     char *err, size_t errlen);
+
+/* True (with a message) when path is taken: a live control socket, or a file that is not a
+ * socket. A socket nobody answers on is a leftover and does not count. */
+bool ctl_socket_in_use(const char *path, char *err, size_t errlen);
 
 /* Serves requests until SIGINT or SIGTERM; returns the signal number. */
 int ctl_server_run(struct ctl_server *s);

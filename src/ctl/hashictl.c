@@ -90,7 +90,8 @@ int main(int argc, char **argv)
     json_t *req, *resp;
     int c, fd, status;
 
-    while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+    /* options may come before or after the command words (GNU getopt permutes) */
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
         case 's':
             ctl = optarg;

@@ -68,7 +68,7 @@ static int parse_options(int argc, char **argv, struct options *opt, int *status
         case 'n': {
             char *end;
             long v = strtol(optarg, &end, 10);
-            if (*end || v < 0 || v > 1023) {
+            if (end == optarg || *end || v < 0 || v > 1023) {
                 fprintf(stderr, "hashi: --core '%s' is not a CPU number\n", optarg);
                 *status = 2;
                 return -1;
@@ -83,7 +83,7 @@ static int parse_options(int argc, char **argv, struct options *opt, int *status
                 fprintf(stderr, "hashi: %s\n", err);
                 *status = 1;
             } else {
-                printf("%s: ok (%u bridges, %u ports)\n", optarg, cfg.n_bridges, cfg.n_ports);
+                printf("%s: ok (bridges: %u, ports: %u)\n", optarg, cfg.n_bridges, cfg.n_ports);
                 *status = 0;
             }
             return -1;
@@ -181,8 +181,8 @@ static int init_eal(const struct hashi_config *cfg, int worker_core)
     }
     args[n] = NULL;
     if (rte_eal_init(n, args) < 0) {
-        fprintf(stderr, "hashi: DPDK did not start: %s (eal = %s)\n", rte_strerror(rte_errno),
-                cfg->eal_args);
+        fprintf(stderr, "hashi: DPDK did not start (%s); see DPDK's messages above (eal = %s)\n",
+                rte_errno ? rte_strerror(rte_errno) : "no reason given", cfg->eal_args);
         return -1;
     }
     return core;
@@ -211,6 +211,11 @@ int main(int argc, char **argv)
     }
     if (opt.core >= 0)
         cfg.core = opt.core;
+    /* before DPDK: a second hashi on the same socket would share its DPDK file prefix */
+    if (ctl_socket_in_use(cfg.ctl_path, err, sizeof err)) {
+        fprintf(stderr, "hashi: %s\n", err);
+        return 1;
+    }
 
     /* Blocked before DPDK starts its threads, so they inherit the mask and only the control
      * loop's signalfd sees these signals. */

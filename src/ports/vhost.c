@@ -26,11 +26,13 @@
 #define VHOST_RXQ 0 /* guest's receive queue: hashi enqueues */
 #define VHOST_TXQ 1 /* guest's transmit queue: hashi dequeues */
 
-/* Features hashi does not handle yet, withdrawn from rte_vhost's defaults. Host TSO would
- * bring 64 KB frames that hashi cannot segment for a receiver that does not accept them (that
- * needs software GSO); MQ would bring queues no worker polls. */
+/* Features hashi does not handle yet, withdrawn from rte_vhost's defaults. Host TSO (and the
+ * legacy GSO bit that also permits it) would bring 64 KB frames that hashi cannot segment for a
+ * receiver that does not accept them (that needs software GSO); MQ would bring queues no
+ * worker polls. */
 #define VHOST_UNHANDLED_FEATURES                                                              \
-    ((1ull << VIRTIO_NET_F_HOST_TSO4) | (1ull << VIRTIO_NET_F_HOST_TSO6) |                   \
+    ((1ull << VIRTIO_NET_F_GSO) | (1ull << VIRTIO_NET_F_HOST_TSO4) |                         \
+     (1ull << VIRTIO_NET_F_HOST_TSO6) |                                                       \
      (1ull << VIRTIO_NET_F_HOST_ECN) | (1ull << VIRTIO_NET_F_HOST_UFO) |                     \
      (1ull << VIRTIO_NET_F_GUEST_UFO) | (1ull << VIRTIO_NET_F_GUEST_ECN) |                   \
      (1ull << VIRTIO_NET_F_MQ))
@@ -218,10 +220,10 @@ static int vhost_open(const struct port_config *cfg, const struct port_env *env,
     atomic_init(&vp->vid, -1);
     atomic_init(&vp->offloads, 0);
 
-    if (!vp->client && (rc = clear_stale_socket(vp->path, err, errlen)) != 0)
-        goto fail;
     if ((rc = registry_add(vp, err, errlen)) != 0)
         goto fail;
+    if (!vp->client && (rc = clear_stale_socket(vp->path, err, errlen)) != 0)
+        goto fail_registry;
     if (rte_vhost_driver_register(vp->path, flags) < 0) {
         snprintf(err, errlen, "cannot register vhost-user socket %s (is its directory there "
                               "and writable?)", vp->path);
@@ -252,10 +254,13 @@ static void vhost_close(struct port *port)
     struct vhost_port *vp = vhost_port_cast(port);
 
     /* Unregistering destroys a connected device (through vhost_destroy_device, which needs
-     * the registry entry) and removes a server socket file. It refuses while rte_vhost's own
-     * thread is mid-callback on this socket, so retry briefly. */
-    for (int tries = 0; rte_vhost_driver_unregister(vp->path) < 0 && tries < 100; tries++)
-        usleep(10000);
+     * the registry entry) and removes a server socket file. */
+    if (rte_vhost_driver_unregister(vp->path) < 0) {
+        /* rte_vhost may still call back with this port: keep it rather than free it */
+        LOG_ERR("port %s: rte_vhost did not release %s; keeping its memory", port->name,
+                vp->path);
+        return;
+    }
     registry_remove(vp);
     rte_free(vp);
 }

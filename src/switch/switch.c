@@ -34,10 +34,17 @@ static void port_send(struct port *port)
 
     if (n == 0)
         return;
+    port->tx_count = 0;
+    /* link state is checked once a burst, not per frame: a peer that left while the burst was
+     * gathered loses the burst as link_down */
+    if (unlikely(!port->class->link_up(port))) {
+        port->stats.drops[PORT_DROP_TX_LINK_DOWN] += n;
+        rte_pktmbuf_free_bulk(port->tx_pkts, n);
+        return;
+    }
     /* tx_burst frees the mbufs, and a peer accepts a prefix of the burst: note lengths first */
     for (uint16_t i = 0; i < n; i++)
         len[i] = rte_pktmbuf_pkt_len(port->tx_pkts[i]);
-    port->tx_count = 0;
     sent = port->class->tx_burst(port, port->tx_pkts, n);
     port->stats.tx_packets += sent;
     for (uint16_t i = 0; i < sent; i++)
@@ -63,8 +70,6 @@ static inline void drop(struct port *port, enum port_drop reason, struct rte_mbu
 /* Hands one copy of m to an egress port, or drops it there with a reason. */
 static inline void output(struct port *out, struct rte_mbuf *m)
 {
-    if (unlikely(!out->class->link_up(out)))
-        return drop(out, PORT_DROP_TX_LINK_DOWN, m);
     if (unlikely(rte_pktmbuf_pkt_len(m) > out->max_frame))
         return drop(out, PORT_DROP_TX_TOO_BIG, m);
     /* Only a frame with one destination reaches here partial: floods are completed first, so

@@ -116,8 +116,10 @@ int port_config_set(struct port_config *port, const char *key, const char *value
         else if (!strcmp(value, "client"))
             port->client = true;
         else {
-            snprintf(err, errlen, "mode '%s' is not valid; use: server (hashi creates the socket) "
-                                  "or client (hashi connects to QEMU's socket)", value);
+            snprintf(err, errlen,
+                     "mode '%s' is not valid; use: server (hashi creates the socket) "
+                     "or client (hashi connects to QEMU's socket)",
+                     value);
             return -1;
         }
     } else if (!strcmp(key, "mtu")) {
@@ -129,8 +131,10 @@ int port_config_set(struct port_config *port, const char *key, const char *value
         port->mtu = (uint32_t)n;
     } else if (!strcmp(key, "bridge")) {
         if (!config_valid_name(value)) {
-            snprintf(err, errlen, "bridge name '%s' is not valid; use letters, digits, '-', '_', "
-                                  "'.' (at most %d)", value, CONFIG_NAME_SIZE - 1);
+            snprintf(err, errlen,
+                     "bridge name '%s' is not valid; use letters, digits, '-', '_', "
+                     "'.' (at most %d)",
+                     value, CONFIG_NAME_SIZE - 1);
             return -1;
         }
         strcpy(port->bridge, value);
@@ -213,9 +217,10 @@ static int open_section(struct parser *p, struct hashi_config *cfg, char *header
     if (strcmp(kind, "bridge") != 0 && strcmp(kind, "port") != 0)
         return fail(p, "unknown section [%s]; use [hashi], [bridge NAME] or [port NAME]", kind);
     if (!name || !config_valid_name(name))
-        return fail(p, "[%s] needs a name of letters, digits, '-', '_', '.' (at most %d), "
-                       "e.g. [%s %s]", kind, CONFIG_NAME_SIZE - 1, kind,
-                    kind[0] == 'b' ? "br0" : "vm1");
+        return fail(p,
+                    "[%s] needs a name of letters, digits, '-', '_', '.' (at most %d), "
+                    "e.g. [%s %s]",
+                    kind, CONFIG_NAME_SIZE - 1, kind, kind[0] == 'b' ? "br0" : "vm1");
     if (kind[0] == 'b') {
         if (!p->bridges_declared) {
             p->bridges_declared = true;
@@ -288,8 +293,10 @@ static int parse_line(struct parser *p, struct hashi_config *cfg, char *line)
         return fail(p, "key '%s' has no value", key);
     switch (p->section) {
     case SECTION_NONE:
-        return fail(p, "'%s' stands before any section; put it under [hashi], [bridge NAME] or "
-                       "[port NAME]", key);
+        return fail(p,
+                    "'%s' stands before any section; put it under [hashi], [bridge NAME] or "
+                    "[port NAME]",
+                    key);
     case SECTION_HASHI:
         return set_global(p, cfg, key, value);
     case SECTION_BRIDGE:
@@ -314,14 +321,16 @@ static int check_ports(struct parser *p, const struct hashi_config *cfg)
         if (port_config_check(port, msg, sizeof msg) < 0)
             return fail(p, "%s", msg);
         if (!config_find_bridge(cfg, port->bridge))
-            return fail(p, "port '%s' is on bridge '%s', which is not declared; add "
-                           "[bridge %s] or set bridge = NAME", port->name, port->bridge,
-                        port->bridge);
+            return fail(p,
+                        "port '%s' is on bridge '%s', which is not declared; add "
+                        "[bridge %s] or set bridge = NAME",
+                        port->name, port->bridge, port->bridge);
         for (unsigned j = 0; j < i; j++)
             if (!strcmp(cfg->ports[j].path, port->path))
-                return fail(p, "port '%s' uses the socket path of port '%s' (line %u); give "
-                               "each port its own path", port->name, cfg->ports[j].name,
-                            cfg->ports[j].line);
+                return fail(p,
+                            "port '%s' uses the socket path of port '%s' (line %u); give "
+                            "each port its own path",
+                            port->name, cfg->ports[j].name, cfg->ports[j].line);
     }
     return 0;
 }

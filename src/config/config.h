@@ -15,19 +15,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CONFIG_NAME_SIZE    32
-#define CONFIG_PATH_SIZE    108 /* sun_path of a unix socket */
-#define CONFIG_EAL_SIZE     512
-#define CONFIG_MAX_BRIDGES  16
-#define CONFIG_MAX_PORTS    64
-#define CONFIG_ERR_SIZE     512
-#define CONFIG_MTU_MIN      68
-#define CONFIG_MTU_MAX      9216
-#define CONFIG_MTU_DEFAULT  1500
+#define CONFIG_NAME_SIZE     32
+#define CONFIG_PATH_SIZE     108 /* sun_path of a unix socket */
+#define CONFIG_EAL_SIZE      512
+#define CONFIG_MAX_BRIDGES   16
+#define CONFIG_MAX_PORTS     64
+#define CONFIG_ERR_SIZE      512
+#define CONFIG_MTU_MIN       68
+#define CONFIG_MTU_MAX       9216
+#define CONFIG_MTU_DEFAULT   1500
 #define CONFIG_AGING_DEFAULT 300 /* seconds */
-#define CONFIG_AGING_MAX    1000000
-#define CONFIG_CTL_DEFAULT  "/run/hashi/hashi.sock"
-#define CONFIG_EAL_DEFAULT  "--no-huge -m 512 --no-pci"
+#define CONFIG_AGING_MAX     1000000
+#define CONFIG_CTL_DEFAULT   "/run/hashi/hashi.sock"
+#define CONFIG_EAL_DEFAULT   "--no-huge -m 512 --no-pci"
 
 enum port_type {
     PORT_TYPE_NONE = 0,
@@ -51,7 +51,7 @@ struct port_config {
 
 struct hashi_config {
     char ctl_path[CONFIG_PATH_SIZE];
-    int core;                    /* worker CPU; -1 picks the last allowed CPU */
+    int core; /* worker CPU; -1 picks the last allowed CPU */
     char eal_args[CONFIG_EAL_SIZE];
     unsigned n_bridges;
     struct bridge_config bridges[CONFIG_MAX_BRIDGES];

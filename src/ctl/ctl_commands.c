@@ -28,8 +28,10 @@ static json_t *port_add(struct hashi *h, json_t *args, const char **error)
         }
         if (!strcmp(key, "name")) {
             if (!config_valid_name(text)) {
-                snprintf(error_buf, sizeof error_buf, "port name '%s' is not valid; use letters, "
-                         "digits, '-', '_', '.' (at most %d)", text, CONFIG_NAME_SIZE - 1);
+                snprintf(error_buf, sizeof error_buf,
+                         "port name '%s' is not valid; use letters, "
+                         "digits, '-', '_', '.' (at most %d)",
+                         text, CONFIG_NAME_SIZE - 1);
                 goto fail;
             }
             strcpy(cfg.name, text);
@@ -58,9 +60,8 @@ static json_t *port_stats_json(const char *name, const struct port_stats *st)
         json_object_set_new(drops, port_drop_names[r], json_integer((json_int_t)st->drops[r]));
     return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "name", name, "rx_packets",
                      (json_int_t)st->rx_packets, "tx_packets", (json_int_t)st->tx_packets,
-                     "rx_bytes", (json_int_t)st->rx_bytes, "tx_bytes",
-                     (json_int_t)st->tx_bytes, "flood_copies", (json_int_t)st->flood_copies,
-                     "drops", drops);
+                     "rx_bytes", (json_int_t)st->rx_bytes, "tx_bytes", (json_int_t)st->tx_bytes,
+                     "flood_copies", (json_int_t)st->flood_copies, "drops", drops);
 }
 
 static json_t *port_del(struct hashi *h, json_t *args, const char **error)
@@ -88,12 +89,12 @@ static json_t *port_list(struct hashi *h)
         if (!port)
             continue;
         uint32_t ol = port->class->offloads(port);
-        json_t *item = json_pack("{s:s, s:s, s:s, s:i, s:s, s:{s:b, s:b, s:b}}", "name",
-                                 port->name, "type", port->class->type, "bridge",
-                                 h->cfg.bridges[port->bridge].name, "mtu", (int)port->mtu, "link",
-                                 port->class->link_up(port) ? "up" : "down", "offloads", "csum",
-                                 (ol & PORT_OL_CSUM) != 0, "tso4", (ol & PORT_OL_TSO4) != 0,
-                                 "tso6", (ol & PORT_OL_TSO6) != 0);
+        json_t *item =
+            json_pack("{s:s, s:s, s:s, s:i, s:s, s:{s:b, s:b, s:b}}", "name", port->name, "type",
+                      port->class->type, "bridge", h->cfg.bridges[port->bridge].name, "mtu",
+                      (int)port->mtu, "link", port->class->link_up(port) ? "up" : "down",
+                      "offloads", "csum", (ol & PORT_OL_CSUM) != 0, "tso4",
+                      (ol & PORT_OL_TSO4) != 0, "tso6", (ol & PORT_OL_TSO6) != 0);
         if (port->class->describe)
             port->class->describe(port, item);
         json_array_append_new(list, item);
@@ -118,10 +119,10 @@ static json_t *fdb_show(struct hashi *h)
 
         snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4],
                  m[5]);
-        json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:i}", "bridge",
-                                              h->cfg.bridges[views[i].bridge].name, "mac", mac,
-                                              "port", port ? port->name : "?", "age",
-                                              (int)views[i].age_s));
+        json_array_append_new(list,
+                              json_pack("{s:s, s:s, s:s, s:i}", "bridge",
+                                        h->cfg.bridges[views[i].bridge].name, "mac", mac, "port",
+                                        port ? port->name : "?", "age", (int)views[i].age_s));
     }
     free(views);
     return list;
@@ -146,11 +147,11 @@ static json_t *pmd_stats(struct hashi *h)
     hashi_pmd_stats(h, &st);
     total = st.busy_cycles + st.idle_cycles;
     return json_pack("[{s:i, s:I, s:I, s:I, s:I, s:f, s:f}]", "core", h->worker.core, "packets",
-                     (json_int_t)st.packets, "iterations", (json_int_t)st.iterations,
-                     "busy_cycles", (json_int_t)st.busy_cycles, "idle_cycles",
-                     (json_int_t)st.idle_cycles, "cycles_per_packet",
-                     st.packets ? (double)st.busy_cycles / (double)st.packets : 0.0,
-                     "busy_percent", total ? 100.0 * (double)st.busy_cycles / (double)total : 0.0);
+                     (json_int_t)st.packets, "iterations", (json_int_t)st.iterations, "busy_cycles",
+                     (json_int_t)st.busy_cycles, "idle_cycles", (json_int_t)st.idle_cycles,
+                     "cycles_per_packet",
+                     st.packets ? (double)st.busy_cycles / (double)st.packets : 0.0, "busy_percent",
+                     total ? 100.0 * (double)st.busy_cycles / (double)total : 0.0);
 }
 
 json_t *ctl_commands_handle(void *ctx, const char *command, json_t *args, const char **error)

@@ -10,7 +10,6 @@
 struct hashi;
 
 /* A ctl_handler (ctl_server.h) whose ctx is a struct hashi. */
-json_t *ctl_commands_handle(void *hashi, const char *command, json_t *args,
-                            const char **error);
+json_t *ctl_commands_handle(void *hashi, const char *command, json_t *args, const char **error);
 
 #endif

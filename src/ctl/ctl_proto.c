@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define USAGE_PORT_ADD                                                                        \
+#define USAGE_PORT_ADD                                                                             \
     "port add NAME type vhost-user path PATH [mode server|client] [mtu N] [bridge BR]"
 
 static json_t *request(const char *command, json_t *args)

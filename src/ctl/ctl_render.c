@@ -34,9 +34,8 @@ static void render_fdb(FILE *out, const json_t *list)
     const json_t *e;
 
     fprintf(out, "%-8s %-17s %-16s %s\n", "BRIDGE", "MAC", "PORT", "AGE(s)");
-    json_array_foreach(list, i, e)
-        fprintf(out, "%-8s %-17s %-16s %lld\n", S(e, "bridge"), S(e, "mac"), S(e, "port"),
-                I(e, "age"));
+    json_array_foreach(list, i, e) fprintf(out, "%-8s %-17s %-16s %lld\n", S(e, "bridge"),
+                                           S(e, "mac"), S(e, "port"), I(e, "age"));
 }
 
 static void render_stats(FILE *out, const json_t *list)
@@ -52,10 +51,10 @@ static void render_stats(FILE *out, const json_t *list)
         const json_t *count;
         char drops[256] = "";
 
-        json_object_foreach((json_t *)json_object_get(p, "drops"), reason, count)
-            if (json_integer_value(count))
-                snprintf(drops + strlen(drops), sizeof drops - strlen(drops), "%s%s=%lld",
-                         drops[0] ? " " : "", reason, (long long)json_integer_value(count));
+        json_object_foreach((json_t *)json_object_get(p, "drops"), reason,
+                            count) if (json_integer_value(count))
+            snprintf(drops + strlen(drops), sizeof drops - strlen(drops), "%s%s=%lld",
+                     drops[0] ? " " : "", reason, (long long)json_integer_value(count));
         fprintf(out, "%-16s %12lld %14lld %12lld %14lld %10lld  %s\n", S(p, "name"),
                 I(p, "rx_packets"), I(p, "rx_bytes"), I(p, "tx_packets"), I(p, "tx_bytes"),
                 I(p, "flood_copies"), drops[0] ? drops : "-");
@@ -67,11 +66,11 @@ static void render_pmd(FILE *out, const json_t *list)
     size_t i;
     const json_t *w;
 
-    fprintf(out, "%-5s %14s %16s %16s %7s %12s\n", "CORE", "PACKETS", "BUSY_CYCLES",
-            "IDLE_CYCLES", "BUSY%", "CYCLES/PKT");
+    fprintf(out, "%-5s %14s %16s %16s %7s %12s\n", "CORE", "PACKETS", "BUSY_CYCLES", "IDLE_CYCLES",
+            "BUSY%", "CYCLES/PKT");
     json_array_foreach(list, i, w)
-        fprintf(out, "%-5lld %14lld %16lld %16lld %6.1f%% %12.1f\n", I(w, "core"),
-                I(w, "packets"), I(w, "busy_cycles"), I(w, "idle_cycles"),
+        fprintf(out, "%-5lld %14lld %16lld %16lld %6.1f%% %12.1f\n", I(w, "core"), I(w, "packets"),
+                I(w, "busy_cycles"), I(w, "idle_cycles"),
                 json_real_value(json_object_get(w, "busy_percent")),
                 json_real_value(json_object_get(w, "cycles_per_packet")));
 }
@@ -89,8 +88,7 @@ void ctl_render(FILE *out, const char *command, const json_t *result)
         json_t *one = json_pack("[O]", result);
         render_stats(out, one);
         json_decref(one);
-    }
-    else if (!strcmp(command, "pmd-stats"))
+    } else if (!strcmp(command, "pmd-stats"))
         render_pmd(out, result);
     else
         fprintf(out, "ok\n");

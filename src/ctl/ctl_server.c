@@ -22,7 +22,7 @@
 
 static int make_parent_dir(const char *path)
 {
-    char dir[sizeof ((struct sockaddr_un *)0)->sun_path];
+    char dir[sizeof((struct sockaddr_un *)0)->sun_path];
     char *slash;
 
     util_strlcpy(dir, path, sizeof dir);

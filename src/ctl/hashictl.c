@@ -22,8 +22,7 @@ static void usage(FILE *out)
     char err[1024];
 
     ctl_request_from_words(0, NULL, err, sizeof err);
-    fprintf(out, "usage: hashictl [--ctl SOCK] [--json] COMMAND\n%s\n",
-            strchr(err, '\n') + 1);
+    fprintf(out, "usage: hashictl [--ctl SOCK] [--json] COMMAND\n%s\n", strchr(err, '\n') + 1);
 }
 
 static int connect_to(const char *path)
@@ -33,8 +32,10 @@ static int connect_to(const char *path)
 
     if (fd < 0 || util_strlcpy(addr.sun_path, path, sizeof addr.sun_path) < 0 ||
         connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
-        fprintf(stderr, "hashictl: cannot reach hashi at %s: %s (is hashi running? --ctl "
-                        "names another socket)\n", path, strerror(errno));
+        fprintf(stderr,
+                "hashictl: cannot reach hashi at %s: %s (is hashi running? --ctl "
+                "names another socket)\n",
+                path, strerror(errno));
         if (fd >= 0)
             close(fd);
         return -1;

@@ -9,8 +9,8 @@
 
 #include "util/util.h"
 
-#define POOL_MBUFS   16383 /* a power of two minus one suits the ring under the pool */
-#define POOL_CACHE   256
+#define POOL_MBUFS 16383 /* a power of two minus one suits the ring under the pool */
+#define POOL_CACHE 256
 
 static uint16_t bridge_index(const struct hashi *h, const char *name)
 {
@@ -27,12 +27,14 @@ int hashi_init(struct hashi *h, const struct hashi_config *cfg, unsigned worker_
 
     memset(h, 0, sizeof *h);
     h->cfg = *cfg;
-    h->pool = rte_pktmbuf_pool_create("hashi_mbufs", POOL_MBUFS, POOL_CACHE, 0,
-                                      RTE_MBUF_DEFAULT_BUF_SIZE,
-                                      (int)rte_lcore_to_socket_id(worker_lcore));
+    h->pool =
+        rte_pktmbuf_pool_create("hashi_mbufs", POOL_MBUFS, POOL_CACHE, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+                                (int)rte_lcore_to_socket_id(worker_lcore));
     if (!h->pool) {
-        snprintf(err, errlen, "cannot create the buffer pool (%s); give DPDK more memory, "
-                              "e.g. eal = --no-huge -m 1024", rte_strerror(rte_errno));
+        snprintf(err, errlen,
+                 "cannot create the buffer pool (%s); give DPDK more memory, "
+                 "e.g. eal = --no-huge -m 1024",
+                 rte_strerror(rte_errno));
         return ENOMEM;
     }
     rc = worker_init(&h->worker, worker_lcore, worker_core);

@@ -16,11 +16,11 @@
 #include "switch/worker.h"
 
 struct hashi {
-    struct hashi_config cfg;  /* bridges and globals; cfg.ports is the start-up list only */
+    struct hashi_config cfg; /* bridges and globals; cfg.ports is the start-up list only */
     struct rte_mempool *pool;
     struct worker worker;
     struct port_env env;
-    struct port *ports[PORT_MAX];          /* by id, NULL: free */
+    struct port *ports[PORT_MAX];           /* by id, NULL: free */
     struct port_config port_cfgs[PORT_MAX]; /* how each port was asked for */
 };
 

@@ -22,8 +22,8 @@
 #include "util/util.h"
 
 #define HASHI_VERSION "0.1.0"
-#define WORKER_LCORE 1 /* lcore 0 is the main thread */
-#define MAX_EAL_ARGS 64
+#define WORKER_LCORE  1 /* lcore 0 is the main thread */
+#define MAX_EAL_ARGS  64
 
 static void usage(FILE *out)
 {
@@ -48,9 +48,12 @@ struct options {
 static int parse_options(int argc, char **argv, struct options *opt, int *status)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'}, {"ctl", required_argument, NULL, 's'},
-        {"core", required_argument, NULL, 'n'},   {"check-config", required_argument, NULL, 'k'},
-        {"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'},
+        {"config", required_argument, NULL, 'c'},
+        {"ctl", required_argument, NULL, 's'},
+        {"core", required_argument, NULL, 'n'},
+        {"check-config", required_argument, NULL, 'k'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     char err[CONFIG_ERR_SIZE];
@@ -127,8 +130,10 @@ static int choose_cpus(int core, int *worker_core, char *main_set, size_t size)
     if (core < 0)
         core = last;
     if (core < 0 || core >= CPU_SETSIZE || !CPU_ISSET(core, &allowed)) {
-        fprintf(stderr, "hashi: core %d is not available to this process; use one of the CPUs "
-                        "in its affinity list (taskset -p %d)\n", core, (int)getpid());
+        fprintf(stderr,
+                "hashi: core %d is not available to this process; use one of the CPUs "
+                "in its affinity list (taskset -p %d)\n",
+                core, (int)getpid());
         return -1;
     }
     for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
@@ -247,8 +252,7 @@ int main(int argc, char **argv)
         }
     }
     if ((status = worker_start(&h.worker)) != 0) {
-        fprintf(stderr, "hashi: cannot start the worker on core %d: %s\n", core,
-                strerror(status));
+        fprintf(stderr, "hashi: cannot start the worker on core %d: %s\n", core, strerror(status));
         status = 1;
         goto out;
     }

@@ -21,32 +21,36 @@
 
 #include "config/config.h"
 
-#define PORT_MAX         CONFIG_MAX_PORTS
-#define PORT_BURST       32 /* packets per rx poll */
-#define PORT_TX_BUFFER   64 /* packets buffered per egress port before a forced flush */
-#define PORT_ERR_SIZE    CONFIG_ERR_SIZE
+#define PORT_MAX       CONFIG_MAX_PORTS
+#define PORT_BURST     32 /* packets per rx poll */
+#define PORT_TX_BUFFER 64 /* packets buffered per egress port before a forced flush */
+#define PORT_ERR_SIZE  CONFIG_ERR_SIZE
 
 /* Why a frame was dropped: each reason is a counter of the port where it happened, a name in
  * `hashictl stats` and a JSON key. RX_* are counted on the ingress port, TX_* on the egress
  * port, except TX_BAD_OFFLOAD on a flood, which fails before any egress port is chosen and is
  * counted on the ingress port. */
-#define PORT_DROP_REASONS(X)                                                                  \
-    X(RX_BAD_FRAME, "bad_frame", "shorter than an Ethernet header, or a multicast or zero "  \
-                                 "source MAC")                                                \
-    X(RX_TOO_BIG, "rx_too_big", "longer than the ingress port's MTU allows")                 \
-    X(RX_SAME_PORT, "same_port", "destination MAC was learned on the ingress port")          \
-    X(RX_NO_PORT, "no_port", "flooded, but the bridge has no other port")                   \
-    X(TX_LINK_DOWN, "link_down", "egress port has no connected peer")                        \
-    X(TX_TOO_BIG, "tx_too_big", "longer than the egress port's MTU allows")                  \
-    X(TX_RING_FULL, "ring_full", "the peer's receive ring was full")                         \
+#define PORT_DROP_REASONS(X)                                                                       \
+    X(RX_BAD_FRAME, "bad_frame",                                                                   \
+      "shorter than an Ethernet header, or a multicast or zero "                                   \
+      "source MAC")                                                                                \
+    X(RX_TOO_BIG, "rx_too_big", "longer than the ingress port's MTU allows")                       \
+    X(RX_SAME_PORT, "same_port", "destination MAC was learned on the ingress port")                \
+    X(RX_NO_PORT, "no_port", "flooded, but the bridge has no other port")                          \
+    X(TX_LINK_DOWN, "link_down", "egress port has no connected peer")                              \
+    X(TX_TOO_BIG, "tx_too_big", "longer than the egress port's MTU allows")                        \
+    X(TX_RING_FULL, "ring_full", "the peer's receive ring was full")                               \
     X(TX_BAD_OFFLOAD, "bad_offload", "checksum offload hashi could not complete")
 
+/* The X-macro expansion reads best as a list. */
+/* clang-format off */
 enum port_drop {
 #define X(id, name, doc) PORT_DROP_##id,
     PORT_DROP_REASONS(X)
 #undef X
     PORT_DROP_N
 };
+/* clang-format on */
 
 extern const char *const port_drop_names[PORT_DROP_N];
 
@@ -106,10 +110,10 @@ struct port_class {
 struct port {
     const struct port_class *class;
     char name[CONFIG_NAME_SIZE];
-    uint16_t id;             /* slot in the switch, used by the FDB */
-    uint16_t bridge;         /* index of the bridge the port belongs to */
+    uint16_t id;     /* slot in the switch, used by the FDB */
+    uint16_t bridge; /* index of the bridge the port belongs to */
     uint32_t mtu;
-    uint32_t max_frame;      /* mtu + Ethernet header + one VLAN tag, bytes */
+    uint32_t max_frame; /* mtu + Ethernet header + one VLAN tag, bytes */
 
     /* --- worker-owned --- */
     struct port_stats stats;

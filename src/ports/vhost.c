@@ -30,22 +30,21 @@
  * legacy GSO bit that also permits it) would bring 64 KB frames that hashi cannot segment for a
  * receiver that does not accept them (that needs software GSO); MQ would bring queues no
  * worker polls. */
-#define VHOST_UNHANDLED_FEATURES                                                              \
-    ((1ull << VIRTIO_NET_F_GSO) | (1ull << VIRTIO_NET_F_HOST_TSO4) |                         \
-     (1ull << VIRTIO_NET_F_HOST_TSO6) |                                                       \
-     (1ull << VIRTIO_NET_F_HOST_ECN) | (1ull << VIRTIO_NET_F_HOST_UFO) |                     \
-     (1ull << VIRTIO_NET_F_GUEST_UFO) | (1ull << VIRTIO_NET_F_GUEST_ECN) |                   \
-     (1ull << VIRTIO_NET_F_MQ))
+#define VHOST_UNHANDLED_FEATURES                                                                   \
+    ((1ull << VIRTIO_NET_F_GSO) | (1ull << VIRTIO_NET_F_HOST_TSO4) |                               \
+     (1ull << VIRTIO_NET_F_HOST_TSO6) | (1ull << VIRTIO_NET_F_HOST_ECN) |                          \
+     (1ull << VIRTIO_NET_F_HOST_UFO) | (1ull << VIRTIO_NET_F_GUEST_UFO) |                          \
+     (1ull << VIRTIO_NET_F_GUEST_ECN) | (1ull << VIRTIO_NET_F_MQ))
 
 struct vhost_port {
     struct port up;
     char path[CONFIG_PATH_SIZE];
     bool client;
     struct port_env env;
-    atomic_int vid;            /* -1 while no frontend is ready */
-    atomic_uint offloads;      /* PORT_OL_* from the negotiated features */
-    uint64_t features;         /* negotiated, for display; control threads only */
-    uint16_t frontend_mtu;     /* what the frontend announced, 0 if none */
+    atomic_int vid;        /* -1 while no frontend is ready */
+    atomic_uint offloads;  /* PORT_OL_* from the negotiated features */
+    uint64_t features;     /* negotiated, for display; control threads only */
+    uint16_t frontend_mtu; /* what the frontend announced, 0 if none */
 };
 
 const struct port_class vhost_port_class;
@@ -202,8 +201,8 @@ static void registry_remove(struct vhost_port *vp)
     pthread_mutex_unlock(&registry_lock);
 }
 
-static int vhost_open(const struct port_config *cfg, const struct port_env *env,
-                      struct port **out, char *err, size_t errlen)
+static int vhost_open(const struct port_config *cfg, const struct port_env *env, struct port **out,
+                      char *err, size_t errlen)
 {
     struct vhost_port *vp = rte_zmalloc("vhost_port", sizeof *vp, RTE_CACHE_LINE_SIZE);
     uint64_t flags = cfg->client ? RTE_VHOST_USER_CLIENT : 0;
@@ -225,8 +224,10 @@ static int vhost_open(const struct port_config *cfg, const struct port_env *env,
     if (!vp->client && (rc = clear_stale_socket(vp->path, err, errlen)) != 0)
         goto fail_registry;
     if (rte_vhost_driver_register(vp->path, flags) < 0) {
-        snprintf(err, errlen, "cannot register vhost-user socket %s (is its directory there "
-                              "and writable?)", vp->path);
+        snprintf(err, errlen,
+                 "cannot register vhost-user socket %s (is its directory there "
+                 "and writable?)",
+                 vp->path);
         rc = EINVAL;
         goto fail_registry;
     }
@@ -257,8 +258,7 @@ static void vhost_close(struct port *port)
      * the registry entry) and removes a server socket file. */
     if (rte_vhost_driver_unregister(vp->path) < 0) {
         /* rte_vhost may still call back with this port: keep it rather than free it */
-        LOG_ERR("port %s: rte_vhost did not release %s; keeping its memory", port->name,
-                vp->path);
+        LOG_ERR("port %s: rte_vhost did not release %s; keeping its memory", port->name, vp->path);
         return;
     }
     registry_remove(vp);
@@ -304,11 +304,16 @@ static void vhost_describe(const struct port *port, json_t *out)
         int bit;
         const char *name;
     } shown[] = {
-        {VIRTIO_F_VERSION_1, "version_1"},       {VIRTIO_NET_F_MRG_RXBUF, "mrg_rxbuf"},
-        {VIRTIO_RING_F_EVENT_IDX, "event_idx"},  {VIRTIO_RING_F_INDIRECT_DESC, "indirect_desc"},
-        {VIRTIO_NET_F_CSUM, "csum"},             {VIRTIO_NET_F_GUEST_CSUM, "guest_csum"},
-        {VIRTIO_NET_F_GUEST_TSO4, "guest_tso4"}, {VIRTIO_NET_F_GUEST_TSO6, "guest_tso6"},
-        {VIRTIO_NET_F_MTU, "mtu"},               {VIRTIO_NET_F_HOST_TSO4, "host_tso4"},
+        {VIRTIO_F_VERSION_1, "version_1"},
+        {VIRTIO_NET_F_MRG_RXBUF, "mrg_rxbuf"},
+        {VIRTIO_RING_F_EVENT_IDX, "event_idx"},
+        {VIRTIO_RING_F_INDIRECT_DESC, "indirect_desc"},
+        {VIRTIO_NET_F_CSUM, "csum"},
+        {VIRTIO_NET_F_GUEST_CSUM, "guest_csum"},
+        {VIRTIO_NET_F_GUEST_TSO4, "guest_tso4"},
+        {VIRTIO_NET_F_GUEST_TSO6, "guest_tso6"},
+        {VIRTIO_NET_F_MTU, "mtu"},
+        {VIRTIO_NET_F_HOST_TSO4, "host_tso4"},
         {VIRTIO_NET_F_HOST_TSO6, "host_tso6"},
     };
     const struct vhost_port *vp = vhost_port_cast(port);

@@ -120,7 +120,8 @@ static void fdb_remove_slot(struct fdb *fdb, uint32_t i)
 
 /* Removes entries matching `doomed`; restarts a slot after a removal, because the backward
  * shift may have moved a not-yet-visited entry into it. */
-static unsigned fdb_remove_if(struct fdb *fdb, bool (*doomed)(const struct fdb_entry *, const void *),
+static unsigned fdb_remove_if(struct fdb *fdb,
+                              bool (*doomed)(const struct fdb_entry *, const void *),
                               const void *ctx)
 {
     unsigned removed = 0;

@@ -25,7 +25,7 @@ struct fdb_entry {
 
 struct fdb {
     struct fdb_entry *slots;
-    uint32_t mask;      /* capacity - 1; capacity is a power of two */
+    uint32_t mask; /* capacity - 1; capacity is a power of two */
     uint32_t count;
     uint32_t max_count; /* 3/4 of the capacity keeps probe chains short */
     uint64_t learned, moved, aged, full;

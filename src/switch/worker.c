@@ -44,8 +44,9 @@ static int worker_loop(void *arg)
 {
     struct worker *w = arg;
     struct sw *sw = &w->sw;
-    uint64_t origin = rte_rdtsc();
-    uint64_t start = origin;
+    uint64_t start = rte_rdtsc();
+    uint64_t next_second = start + w->tsc_hz;
+    uint32_t now = 0;
 
     while (!atomic_load_explicit(&w->stop, memory_order_relaxed)) {
         struct rte_mbuf *pkts[PORT_BURST];
@@ -74,7 +75,10 @@ static int worker_loop(void *arg)
             w->stats.idle_cycles += end - start;
         }
         start = end;
-        sw_tick(sw, (uint32_t)((end - origin) / w->tsc_hz));
+        if (unlikely(end >= next_second)) {
+            next_second += w->tsc_hz;
+            sw_tick(sw, ++now);
+        }
         run_pending_call(w);
     }
     run_pending_call(w);

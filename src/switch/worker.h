@@ -21,7 +21,7 @@
  * per packet is busy cycles over received packets. Cycles are TSC cycles. */
 struct worker_stats {
     uint64_t iterations;
-    uint64_t packets;     /* received from all ports */
+    uint64_t packets; /* received from all ports */
     uint64_t busy_cycles;
     uint64_t idle_cycles;
 };
@@ -29,8 +29,8 @@ struct worker_stats {
 struct worker_call;
 
 struct worker {
-    unsigned lcore;        /* DPDK lcore id */
-    int core;              /* CPU it is pinned to */
+    unsigned lcore; /* DPDK lcore id */
+    int core;       /* CPU it is pinned to */
     uint64_t tsc_hz;
     struct sw sw;
     struct worker_stats stats; /* worker-owned */

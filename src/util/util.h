@@ -9,7 +9,7 @@
 
 /* From a pointer to a member back to the structure that embeds it. */
 #ifndef container_of /* DPDK headers define the same macro */
-#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 #endif
 
 /* Logging goes to stderr with a level prefix; the daemon runs under systemd or a test harness,

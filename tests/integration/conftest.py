@@ -157,8 +157,10 @@ def _ip(*args):
 class VmSet:
     """One testpmd process running one or more VMs (virtio-user port + pcap port each)."""
 
-    def __init__(self, workdir, vms, mtu=1500):
-        self.dir, self.vms, self.mtu = workdir, vms, mtu
+    def __init__(self, workdir, vms, mtu=1500, commands=()):
+        """`commands`: testpmd command lines to run before forwarding starts (interactive
+        mode), e.g. to set a forwarding engine's offloads; empty runs io forwarding."""
+        self.dir, self.vms, self.mtu, self.commands = workdir, vms, mtu, list(commands)
         self.proc = None
         self.prefix = f"hvm{os.getpid()}x{next(_ids)}"
         self.log_path = os.path.join(workdir, f"{self.prefix}.log")
@@ -180,14 +182,25 @@ class VmSet:
             args += ["--vdev", vdev,
                      "--vdev", f"net_pcap{i},rx_iface_in={vm.pmd_if},tx_iface={vm.pmd_if}"]
         # ports are 0:virtio0 1:pcap0 2:virtio1 3:pcap1 ...; paired topology forwards 0<->1...
-        args += ["--", "--forward-mode=io", "--port-topology=paired", "--auto-start",
-                 "--stats-period", "1", "--mbuf-size=10240", "--total-num-mbufs=4096",
+        args += ["--", "--port-topology=paired", "--mbuf-size=10240", "--total-num-mbufs=4096",
                  f"--max-pkt-len={max(self.mtu, 1500) + 18}", "--burst=32"]
+        if self.commands:
+            # line-buffered, so the log shows when forwarding started
+            args = ["stdbuf", "-oL"] + args + ["-i"]
+            ready = "packet forwarding - ports="
+        else:
+            args += ["--forward-mode=io", "--auto-start", "--stats-period", "1"]
+            ready = "Port statistics"
         self.log = open(self.log_path, "ab")
         seen = len(self.read_log())  # the log is appended to across restarts
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
-        wait_for(lambda: "Port statistics" in self.read_log()[seen:] or
+                                     stdin=subprocess.PIPE if self.commands else
+                                     subprocess.DEVNULL)
+        if self.commands:
+            # stdin stays open: testpmd's prompt quits at end of input
+            self.proc.stdin.write("".join(c + "\n" for c in self.commands + ["start"]).encode())
+            self.proc.stdin.flush()
+        wait_for(lambda: ready in self.read_log()[seen:] or
                  self.proc.poll() is not None, 30, what="testpmd to forward")
         assert self.proc.poll() is None, f"testpmd exited:\n{self.read_log()}"
         return self
@@ -201,7 +214,10 @@ class VmSet:
 
     def stop(self, kill=False):
         if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL if kill else signal.SIGINT)
+            if self.proc.stdin and not kill:
+                self.proc.stdin.close()  # end of input: the prompt quits
+            else:
+                self.proc.send_signal(signal.SIGKILL if kill else signal.SIGINT)
             try:
                 self.proc.wait(20)
             except subprocess.TimeoutExpired:
@@ -267,8 +283,8 @@ def lab(workdir):
             self.daemons.append(h)
             return h.start()
 
-        def vms(self, vms, mtu=1500, start=True):
-            s = VmSet(self.dir, vms, mtu)
+        def vms(self, vms, mtu=1500, start=True, commands=()):
+            s = VmSet(self.dir, vms, mtu, commands)
             self.vmsets.append(s)
             return s.start() if start else s
 

@@ -1,7 +1,7 @@
 """L2 switching through hashi between testpmd virtio-user VMs."""
 import time
 
-from conftest import Vm, vhost_ports
+from conftest import Vm, vhost_ports, wait_for
 from traffic import announce, exchange, frame
 
 
@@ -120,3 +120,41 @@ def test_frame_above_the_port_mtu_is_dropped_and_counted(lab):
     assert [len(f) for f in got["small"]] == [1514]
     st = {p["name"]: p for p in h.assert_balanced()}
     assert st["small"]["drops"]["tx_too_big"] == 1
+
+
+def test_partial_checksums_are_completed_for_a_vm_without_checksum_offload(lab):
+    from scapy.all import IP, TCP, UDP, Ether, Raw
+
+    h = lab.hashi(vhost_ports(["sender", "receiver"], workdir=lab.dir))
+    a = Vm("sender", h.sock("sender"), "02:00:00:00:06:01")
+    b = Vm("receiver", h.sock("receiver"), "02:00:00:00:06:02")
+    # The sender's testpmd recomputes each frame's checksums with hardware offload on its
+    # virtio port: frames reach hashi with a pseudo-header sum and VIRTIO_NET_HDR_F_NEEDS_CSUM.
+    # The receiver negotiated no checksum offload, so hashi must finish the checksums.
+    lab.vms([a], commands=["set fwd csum", "port stop 0", "csum set ip sw 0",
+                           "csum set tcp hw 0", "csum set udp hw 0", "port start 0"])
+    lab.vms([b])
+    h.wait_link("sender")
+    h.wait_link("receiver")
+    wait_for(lambda: "csum" in h.ports()["sender"]["features"], 20, what="CSUM negotiated")
+    assert h.ports()["receiver"]["offloads"]["csum"] is False
+    announce(b)
+    time.sleep(0.3)
+
+    sent = []
+    for i, size in enumerate((1, 100, 1001, 1460)):
+        # a wrong checksum on the wire into the sender: only a real completion makes it right
+        l4 = TCP(sport=4000 + i, dport=80, seq=1000 * i, flags="PA", chksum=0x1234) \
+            if i % 2 == 0 else UDP(sport=5000 + i, dport=53, chksum=0x1234)
+        sent.append(Ether(src=a.mac, dst=b.mac) / IP(src="10.9.0.1", dst="10.9.0.2", id=i) /
+                    l4 / Raw(bytes((i + j) & 0xff for j in range(size))))
+    got = exchange(a, sent, [b])["receiver"]
+    assert len(got) == len(sent)
+    for raw in got:
+        pkt = Ether(raw)
+        l4 = pkt[TCP] if pkt.haslayer(TCP) else pkt[UDP]
+        on_wire = l4.chksum
+        del l4.chksum
+        assert Ether(bytes(pkt))[l4.__class__].chksum == on_wire, pkt.summary()
+    st = {p["name"]: p for p in h.assert_balanced()}
+    assert st["receiver"]["tx_packets"] == len(sent)

@@ -65,7 +65,10 @@ static uint32_t test_offloads(const struct port *port)
 }
 
 static const struct port_class test_class = {
-    .type = "test", .tx_burst = test_tx, .link_up = test_link, .offloads = test_offloads,
+    .type = "test",
+    .tx_burst = test_tx,
+    .link_up = test_link,
+    .offloads = test_offloads,
 };
 
 struct rig {
@@ -318,8 +321,8 @@ static void test_random_traffic_balances(void **state)
         }
         for (uint16_t i = 0; i < n; i++) {
             unsigned dst = rand_r(&seed) % 4 == 0 ? 0xffff : (unsigned)rand_r(&seed) % 16;
-            burst[i] = eth_frame((unsigned)rand_r(&seed) % 16, dst,
-                                 (uint16_t)(14 + rand_r(&seed) % 1600));
+            burst[i] =
+                eth_frame((unsigned)rand_r(&seed) % 16, dst, (uint16_t)(14 + rand_r(&seed) % 1600));
         }
         sw_input(&r.sw, &r.ports[in].up, burst, n);
         sw_flush(&r.sw);
@@ -336,8 +339,8 @@ static void test_random_traffic_balances(void **state)
 static int start_eal(void)
 {
     char prefix[64];
-    char *args[] = {"test_switch", "--no-huge", "--no-pci", "-m", "64", "--log-level",
-                    "*:error", "--file-prefix", prefix, "-l", "0", NULL};
+    char *args[] = {"test_switch", "--no-huge",     "--no-pci", "-m", "64", "--log-level",
+                    "*:error",     "--file-prefix", prefix,     "-l", "0",  NULL};
 
     snprintf(prefix, sizeof prefix, "hashi-unit-%d", (int)getpid());
     if (rte_eal_init((int)ARRAY_SIZE(args) - 1, args) < 0)

@@ -37,27 +37,18 @@ static int make_parent_dir(const char *path)
 
 bool ctl_socket_in_use(const char *path, char *err, size_t errlen)
 {
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    struct stat st;
-    int fd, rc;
-
-    if (lstat(path, &st) < 0)
+    switch (util_socket_state(path)) {
+    case UTIL_SOCKET_ABSENT:
+    case UTIL_SOCKET_STALE:
         return false;
-    if (!S_ISSOCK(st.st_mode)) {
-        snprintf(err, errlen, "%s exists and is not a socket; remove it or use --ctl PATH", path);
-        return true;
-    }
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return false;
-    util_strlcpy(addr.sun_path, path, sizeof addr.sun_path);
-    rc = connect(fd, (struct sockaddr *)&addr, sizeof addr);
-    close(fd);
-    if (rc == 0) {
+    case UTIL_SOCKET_LIVE:
         snprintf(err, errlen, "another hashi serves %s; stop it or use --ctl PATH", path);
         return true;
+    case UTIL_SOCKET_NOT_SOCKET:
+        break;
     }
-    return false;
+    snprintf(err, errlen, "%s exists and is not a socket; remove it or use --ctl PATH", path);
+    return true;
 }
 
 static int listen_on(const char *path, char *err, size_t errlen)

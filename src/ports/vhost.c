@@ -12,9 +12,6 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <rte_malloc.h>
@@ -144,29 +141,20 @@ static const struct rte_vhost_device_ops vhost_ops = {
 /* A server socket left behind by a crashed process is removed; a live one is not. */
 static int clear_stale_socket(const char *path, char *err, size_t errlen)
 {
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    struct stat st;
-    int fd, rc;
-
-    if (lstat(path, &st) < 0)
+    switch (util_socket_state(path)) {
+    case UTIL_SOCKET_ABSENT:
         return 0;
-    if (!S_ISSOCK(st.st_mode)) {
-        snprintf(err, errlen, "%s exists and is not a socket; remove it or choose another path",
-                 path);
-        return EEXIST;
-    }
-    fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    if (fd < 0)
-        return errno;
-    util_strlcpy(addr.sun_path, path, sizeof addr.sun_path);
-    rc = connect(fd, (struct sockaddr *)&addr, sizeof addr);
-    close(fd);
-    if (rc == 0) {
+    case UTIL_SOCKET_STALE:
+        unlink(path);
+        return 0;
+    case UTIL_SOCKET_LIVE:
         snprintf(err, errlen, "another process listens on %s; choose another path", path);
         return EADDRINUSE;
+    case UTIL_SOCKET_NOT_SOCKET:
+        break;
     }
-    unlink(path);
-    return 0;
+    snprintf(err, errlen, "%s exists and is not a socket; remove it or choose another path", path);
+    return EEXIST;
 }
 
 static int registry_add(struct vhost_port *vp, char *err, size_t errlen)

@@ -20,6 +20,17 @@
 
 void util_log(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* What a unix socket path holds. */
+enum util_socket_state {
+    UTIL_SOCKET_ABSENT,     /* nothing */
+    UTIL_SOCKET_STALE,      /* a socket nobody answers on: left by a process that died */
+    UTIL_SOCKET_LIVE,       /* a socket some process serves */
+    UTIL_SOCKET_NOT_SOCKET, /* some other kind of file */
+};
+
+/* Looks at path (connecting to it if it is a socket) without changing anything. */
+enum util_socket_state util_socket_state(const char *path);
+
 /* Copies src into dst (size bytes) and always terminates; returns -1 when src did not fit. */
 int util_strlcpy(char *dst, const char *src, size_t size);
 

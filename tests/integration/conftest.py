@@ -46,28 +46,69 @@ def wait_for(predicate, timeout=10.0, interval=0.1, what="condition"):
         time.sleep(interval)
 
 
-class Hashi:
+class Program:
+    """A program running in the background with its output in a log file (appended to across
+    restarts)."""
+
+    def __init__(self, log_path):
+        self.log_path = log_path
+        self.proc = None
+
+    def spawn(self, args, stdin=subprocess.DEVNULL):
+        """Starts args; returns the log's length before, where this run's output begins."""
+        seen = len(self.read_log())
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
+                                     stdin=stdin)
+        return seen
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def end(self, sig=signal.SIGINT, timeout=20):
+        """Sends sig (None: the caller already asked it to stop) and waits; kills it after
+        timeout. Returns its exit status, or None if it had to be killed."""
+        if self.proc is None:
+            return 0
+        rc = self.proc.poll()
+        if rc is None:
+            if sig is not None:
+                self.proc.send_signal(sig)
+            try:
+                rc = self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return rc
+
+    def read_log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+
+class Hashi(Program):
     """One hashi daemon with a config file written from `config` (a string)."""
 
     def __init__(self, workdir, config="", use_config=True):
+        super().__init__(os.path.join(workdir, "hashi.log"))
         self.dir = workdir
         self.use_config = use_config
         self.ctl_path = os.path.join(workdir, "ctl.sock")
         self.conf = os.path.join(workdir, "hashi.conf")
         with open(self.conf, "w") as f:
             f.write(f"[hashi]\nctl = {self.ctl_path}\ncore = {HASHI_CORE}\n{config}")
-        self.log_path = os.path.join(workdir, "hashi.log")
-        self.proc = None
 
     def sock(self, name):
         return os.path.join(self.dir, f"{name}.sock")
 
     def start(self):
-        self.log = open(self.log_path, "ab")
         args = ["--config", self.conf] if self.use_config else \
             ["--ctl", self.ctl_path, "--core", str(HASHI_CORE)]
-        self.proc = subprocess.Popen([HASHI] + args, stdout=self.log,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.spawn([HASHI] + args)
         wait_for(lambda: self.ctl_ok() or self.proc.poll() is not None, 30, what="hashi control")
         assert self.proc.poll() is None, f"hashi exited early:\n{self.read_log()}"
         return self
@@ -118,25 +159,10 @@ class Hashi:
         assert rx == out, f"counters do not balance: rx+copies={rx}, tx+drops={out}: {st}"
         return st
 
-    def read_log(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
-
     def stop(self):
         """SIGTERM, as systemd would; hashi must exit 0 and remove its sockets."""
-        if not self.proc or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else 0
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise AssertionError(f"hashi did not stop on SIGTERM:\n{self.read_log()}")
-        self.log.close()
+        rc = self.end(signal.SIGTERM)
+        assert rc is not None, f"hashi did not stop on SIGTERM:\n{self.read_log()}"
         return rc
 
 
@@ -154,16 +180,15 @@ def _ip(*args):
     subprocess.run(["ip"] + list(args), check=True, capture_output=True)
 
 
-class VmSet:
+class VmSet(Program):
     """One testpmd process running one or more VMs (virtio-user port + pcap port each)."""
 
     def __init__(self, workdir, vms, mtu=1500, commands=()):
         """`commands`: testpmd command lines to run before forwarding starts (interactive
         mode), e.g. to set a forwarding engine's offloads; empty runs io forwarding."""
         self.dir, self.vms, self.mtu, self.commands = workdir, vms, mtu, list(commands)
-        self.proc = None
         self.prefix = f"hvm{os.getpid()}x{next(_ids)}"
-        self.log_path = os.path.join(workdir, f"{self.prefix}.log")
+        super().__init__(os.path.join(workdir, f"{self.prefix}.log"))
         for vm in vms:
             _ip("link", "add", vm.host_if, "type", "veth", "peer", "name", vm.pmd_if)
             for ifname in (vm.host_if, vm.pmd_if):
@@ -191,11 +216,7 @@ class VmSet:
         else:
             args += ["--forward-mode=io", "--auto-start", "--stats-period", "1"]
             ready = "Port statistics"
-        self.log = open(self.log_path, "ab")
-        seen = len(self.read_log())  # the log is appended to across restarts
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.PIPE if self.commands else
-                                     subprocess.DEVNULL)
+        seen = self.spawn(args, subprocess.PIPE if self.commands else subprocess.DEVNULL)
         if self.commands:
             # stdin stays open: testpmd's prompt quits at end of input
             self.proc.stdin.write("".join(c + "\n" for c in self.commands + ["start"]).encode())
@@ -205,25 +226,14 @@ class VmSet:
         assert self.proc.poll() is None, f"testpmd exited:\n{self.read_log()}"
         return self
 
-    def read_log(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
-
     def stop(self, kill=False):
-        if self.proc and self.proc.poll() is None:
-            if self.proc.stdin and not kill:
-                self.proc.stdin.close()  # end of input: the prompt quits
-            else:
-                self.proc.send_signal(signal.SIGKILL if kill else signal.SIGINT)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-            self.log.close()
+        if kill:
+            self.end(signal.SIGKILL)
+        elif self.running() and self.proc.stdin:
+            self.proc.stdin.close()  # end of input: the prompt quits
+            self.end(None)
+        else:
+            self.end(signal.SIGINT)
         self.proc = None
 
     def destroy(self):
@@ -232,13 +242,13 @@ class VmSet:
             subprocess.run(["ip", "link", "del", vm.host_if], capture_output=True)
 
 
-class Loop:
+class Loop(Program):
     """A closed traffic loop: one testpmd, two virtio-user ports, io forwarding seeded with
     tx_first bursts (the method of ../shared/tools/loopgen.sh), for load while a test acts."""
 
     def __init__(self, workdir, sock0, sock1, pktlen=64, pmd_args=()):
         self.prefix = f"hlp{os.getpid()}x{next(_ids)}"
-        self.log_path = os.path.join(workdir, f"{self.prefix}.log")
+        super().__init__(os.path.join(workdir, f"{self.prefix}.log"))
         args = [TESTPMD, "--lcores", f"0@{VM_CPU},1@{VM_CPU}", "--no-pci", "--no-huge",
                 "-m", "512", "--file-prefix", self.prefix, "--log-level", "*:warning",
                 "--vdev", f"virtio_user0,path={sock0},queues=1,mac=02:00:00:00:10:01",
@@ -247,19 +257,10 @@ class Loop:
                 "--eth-peer=1,02:00:00:00:10:01", f"--txpkts={pktlen}", "--burst=32",
                 "--total-num-mbufs=8192", "--tx-first", "--auto-start", "--stats-period",
                 "1"] + list(pmd_args)
-        self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
+        self.spawn(args)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
+        self.end(signal.SIGINT)
 
 
 @pytest.fixture

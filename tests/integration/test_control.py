@@ -1,6 +1,7 @@
 """The command line and the control socket: bad input gets a clear error and the daemon keeps
 running; the JSON fields scripts rely on are there."""
 import os
+import signal
 import subprocess
 
 from conftest import HASHI, Vm, vhost_ports, wait_for
@@ -105,3 +106,35 @@ def test_negotiated_features_and_offloads(lab):
         assert f in p["features"], p
     assert "host_tso4" not in p["features"] and "host_tso6" not in p["features"]
     assert p["offloads"] == {"csum": True, "tso4": True, "tso6": True}
+
+
+def test_version_and_help():
+    for flag, text in (("--version", "hashi 0."), ("--help", "--check-config")):
+        r = subprocess.run([HASHI, flag], capture_output=True, text=True, timeout=10)
+        assert r.returncode == 0 and text in r.stdout
+    r = subprocess.run([HASHI, "--bogus"], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2 and "usage" in r.stderr
+
+
+def test_second_hashi_on_the_same_socket_is_refused(lab):
+    h = lab.hashi()
+    r = subprocess.run([HASHI, "--ctl", h.ctl_path], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and "another hashi serves" in r.stderr
+    assert h.ctl("port", "list") == []  # the first one is untouched
+
+
+def test_sigint_and_sigterm_shut_down_cleanly(lab):
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        h = lab.hashi(vhost_ports(["vm1", "vm2"], workdir=lab.dir))
+        a, b = Vm("vm1", h.sock("vm1"), "02:00:00:00:07:01"), Vm("vm2", h.sock("vm2"),
+                                                                   "02:00:00:00:07:02")
+        vms = lab.vms([a, b])
+        h.wait_link("vm1")
+        h.wait_link("vm2")
+        assert h.end(sig) == 0, h.read_log()
+        for path in (h.sock("vm1"), h.sock("vm2"), h.ctl_path):
+            assert not os.path.exists(path), f"{path} left behind after {sig.name}"
+        assert "shutting down" in h.read_log()
+        vms.destroy()
+        lab.vmsets.remove(vms)
+        lab.daemons.remove(h)

@@ -28,8 +28,7 @@
 
 /* Why a frame was dropped: each reason is a counter of the port where it happened, a name in
  * `hashictl stats` and a JSON key. RX_* are counted on the ingress port, TX_* on the egress
- * port, except TX_BAD_OFFLOAD on a flood, which fails before any egress port is chosen and is
- * counted on the ingress port. */
+ * port. */
 #define PORT_DROP_REASONS(X)                                                                       \
     X(RX_BAD_FRAME, "bad_frame",                                                                   \
       "shorter than an Ethernet header, or a multicast or zero "                                   \

@@ -22,6 +22,7 @@
 
 #define VHOST_RXQ 0 /* guest's receive queue: hashi enqueues */
 #define VHOST_TXQ 1 /* guest's transmit queue: hashi dequeues */
+#define VHOST_ENQUEUE_MAX 32 /* rte_vhost_enqueue_burst silently takes no more (MAX_PKT_BURST) */
 
 /* Features hashi does not handle yet, withdrawn from rte_vhost's defaults. Host TSO (and the
  * legacy GSO bit that also permits it) would bring 64 KB frames that hashi cannot segment for a
@@ -89,7 +90,10 @@ static int vhost_new_device(int vid)
 
     pthread_mutex_lock(&registry_lock);
     vp = registry_find_vid(vid);
-    if (!vp) {
+    if (!vp || atomic_load(&vp->vid) >= 0) {
+        /* a second frontend on a server socket must not take the port from the first */
+        if (vp)
+            LOG_WARN("port %s: refusing a second frontend on %s", vp->up.name, vp->path);
         pthread_mutex_unlock(&registry_lock);
         return -1;
     }
@@ -124,18 +128,9 @@ static void vhost_destroy_device(int vid)
     pthread_mutex_unlock(&registry_lock);
 }
 
-static int vhost_vring_state_changed(int vid, uint16_t queue_id, int enable)
-{
-    (void)vid;
-    (void)queue_id;
-    (void)enable;
-    return 0; /* rte_vhost itself stops enqueue/dequeue on a disabled ring */
-}
-
 static const struct rte_vhost_device_ops vhost_ops = {
     .new_device = vhost_new_device,
     .destroy_device = vhost_destroy_device,
-    .vring_state_changed = vhost_vring_state_changed,
 };
 
 /* A server socket left behind by a crashed process is removed; a live one is not. */
@@ -243,12 +238,11 @@ static void vhost_close(struct port *port)
     struct vhost_port *vp = vhost_port_cast(port);
 
     /* Unregistering destroys a connected device (through vhost_destroy_device, which needs
-     * the registry entry) and removes a server socket file. */
-    if (rte_vhost_driver_unregister(vp->path) < 0) {
-        /* rte_vhost may still call back with this port: keep it rather than free it */
-        LOG_ERR("port %s: rte_vhost did not release %s; keeping its memory", port->name, vp->path);
-        return;
-    }
+     * the registry entry) and removes a server socket file. rte_vhost 22.11 fails only for a
+     * path it does not know, and then calls nothing back. (Rings a frontend disables need no
+     * callback at all: rte_vhost stops enqueue/dequeue on them itself.) */
+    if (rte_vhost_driver_unregister(vp->path) < 0)
+        LOG_ERR("port %s: rte_vhost did not know %s", port->name, vp->path);
     registry_remove(vp);
     rte_free(vp);
 }
@@ -269,9 +263,15 @@ static uint16_t vhost_tx_burst(struct port *port, struct rte_mbuf **pkts, uint16
     int vid = atomic_load_explicit(&vp->vid, memory_order_acquire);
     uint16_t sent = 0;
 
-    /* rte_vhost copies into guest buffers and leaves the mbufs to us */
-    if (vid >= 0)
-        sent = rte_vhost_enqueue_burst(vid, VHOST_RXQ, pkts, n);
+    /* rte_vhost copies into guest buffers and leaves the mbufs to us. It takes at most
+     * VHOST_ENQUEUE_MAX frames a call, so a longer burst goes in chunks until the ring fills. */
+    while (vid >= 0 && sent < n) {
+        uint16_t chunk = RTE_MIN((uint16_t)(n - sent), VHOST_ENQUEUE_MAX);
+        uint16_t done = rte_vhost_enqueue_burst(vid, VHOST_RXQ, pkts + sent, chunk);
+        sent += done;
+        if (done < chunk)
+            break;
+    }
     rte_pktmbuf_free_bulk(pkts, n);
     return sent;
 }

@@ -72,8 +72,9 @@ static inline void output(struct port *out, struct rte_mbuf *m)
 {
     if (unlikely(rte_pktmbuf_pkt_len(m) > out->max_frame))
         return drop(out, PORT_DROP_TX_TOO_BIG, m);
-    /* Only a frame with one destination reaches here partial: floods are completed first, so
-     * completing in place never changes bytes another port is about to send. */
+    /* A flooded frame is shared by every target, and completing its checksum here changes it
+     * for all of them: harmless, because a complete checksum (with the request cleared in the
+     * shared mbuf) suits every receiver, and a port that already sent it copied it first. */
     if (unlikely(csum_is_partial(m)) && !(out->class->offloads(out) & PORT_OL_CSUM) &&
         csum_complete(m) < 0)
         return drop(out, PORT_DROP_TX_BAD_OFFLOAD, m);
@@ -95,10 +96,9 @@ static void flood(struct sw *sw, struct port *in, struct rte_mbuf *m)
     if (n == 0)
         return drop(in, PORT_DROP_RX_NO_PORT, m);
     if (n > 1) {
-        if (csum_is_partial(m) && csum_complete(m) < 0)
-            return drop(in, PORT_DROP_TX_BAD_OFFLOAD, m);
-        /* every port's tx_burst frees its copy: one reference per target */
-        rte_mbuf_refcnt_update(m, (int16_t)(n - 1));
+        /* every port's tx_burst frees its copy: one reference per target, on every segment
+         * of a chained (jumbo) frame */
+        rte_pktmbuf_refcnt_update(m, (int16_t)(n - 1));
         in->stats.flood_copies += n - 1;
     }
     for (uint16_t i = 0; i < n; i++)

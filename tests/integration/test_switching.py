@@ -104,6 +104,17 @@ def test_jumbo_frames_cross_byte_identical(lab):
     h.assert_balanced()
 
 
+def test_jumbo_broadcast_reaches_every_vm_intact(lab):
+    # a 9014-byte frame is a chain of buffers inside hashi, shared by the flood's targets
+    h, (a, b, c) = three_vms(lab, mtu=9000)
+    frames = [frame(a, "ff:ff:ff:ff:ff:ff", size=9014, tag=i) for i in range(20)]
+    got = exchange(a, frames, [b, c])
+    assert got["vm2"] == [bytes(f) for f in frames]
+    assert got["vm3"] == [bytes(f) for f in frames]
+    st = {p["name"]: p for p in h.assert_balanced()}
+    assert st["vm1"]["flood_copies"] == 20
+
+
 def test_frame_above_the_port_mtu_is_dropped_and_counted(lab):
     names = ["big", "small"]
     h = lab.hashi(f"[port big]\npath = {lab.dir}/big.sock\nmtu = 9000\n"

@@ -272,9 +272,9 @@ static void test_detach_forgets_the_port(void **state)
     rig_fini(&r);
 }
 
-/* A partial checksum is completed once before a flood, so every receiver gets the same bytes,
- * whatever each one's offloads. */
-static void test_partial_checksum_completed_before_flood(void **state)
+/* A flooded frame with a partial checksum: the port without checksum offload gets it
+ * completed, and the shared frame stays valid for the port that has it. */
+static void test_flood_with_partial_checksum(void **state)
 {
     struct rig r;
     struct rte_mbuf *m;
@@ -295,8 +295,32 @@ static void test_partial_checksum_completed_before_flood(void **state)
     input_one(&r, 0, m);
     assert_int_equal(r.ports[1].n_seen, 1);
     assert_int_equal(r.ports[2].n_seen, 1);
-    assert_false(r.ports[1].seen[0]->ol_flags & RTE_MBUF_F_TX_L4_MASK);
+    assert_ptr_equal(r.ports[1].seen[0], r.ports[2].seen[0]);
+    assert_false(r.ports[2].seen[0]->ol_flags & RTE_MBUF_F_TX_L4_MASK);
     assert_int_not_equal(tcp[16] | tcp[17], 0);
+    rig_fini(&r);
+}
+
+/* A jumbo frame arrives as a chain of mbufs; flooding it must hold a reference on every
+ * segment for every target, or the first target's free would release the tail under the
+ * others (rig_fini then finds the pool count wrong). */
+static void test_flood_of_a_chained_frame(void **state)
+{
+    struct rig r;
+    struct rte_mbuf *head = eth_frame(10, 0xffff, 1500), *tail = rte_pktmbuf_alloc(pool);
+
+    (void)state;
+    rig_init(&r, 4, NULL);
+    for (unsigned p = 0; p < 4; p++)
+        r.ports[p].up.max_frame = 9000 + 18;
+    memset(rte_pktmbuf_append(tail, 1500), 0x5a, 1500);
+    assert_int_equal(rte_pktmbuf_chain(head, tail), 0);
+    input_one(&r, 0, head);
+    for (unsigned p = 1; p < 4; p++) {
+        assert_int_equal(r.ports[p].n_seen, 1);
+        assert_int_equal(rte_pktmbuf_pkt_len(r.ports[p].seen[0]), 3000);
+    }
+    assert_int_equal(rte_mbuf_refcnt_read(tail), 3);
     rig_fini(&r);
 }
 
@@ -357,7 +381,8 @@ int main(void)
         cmocka_unit_test(test_drops_by_reason),
         cmocka_unit_test(test_lone_port_flood_is_no_port),
         cmocka_unit_test(test_detach_forgets_the_port),
-        cmocka_unit_test(test_partial_checksum_completed_before_flood),
+        cmocka_unit_test(test_flood_with_partial_checksum),
+        cmocka_unit_test(test_flood_of_a_chained_frame),
         cmocka_unit_test(test_random_traffic_balances),
     };
     int failed;

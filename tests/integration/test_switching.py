@@ -109,6 +109,8 @@ def test_jumbo_broadcast_reaches_every_vm_intact(lab):
     h, (a, b, c) = three_vms(lab, mtu=9000)
     frames = [frame(a, "ff:ff:ff:ff:ff:ff", size=9014, tag=i) for i in range(20)]
     got = exchange(a, frames, [b, c])
+    st = {p["name"]: p for p in h.assert_balanced()}
+    assert (st["vm2"]["tx_packets"], st["vm3"]["tx_packets"]) == (20, 20), st
     assert got["vm2"] == [bytes(f) for f in frames]
     assert got["vm3"] == [bytes(f) for f in frames]
     st = {p["name"]: p for p in h.assert_balanced()}

@@ -1,8 +1,11 @@
 """Injecting frames into test VMs and sniffing what they receive (scapy on the veths)."""
+import socket
 import threading
 import time
 
-from scapy.all import AsyncSniffer, Ether, Raw, sendp  # noqa: F401  (re-exported for tests)
+from scapy.all import AsyncSniffer, Ether, Raw, conf, sendp
+
+SO_RCVBUFFORCE = 33  # Linux; root may exceed net.core.rmem_max
 
 
 def exchange(sender, frames, listeners, settle=1.5):
@@ -11,17 +14,21 @@ def exchange(sender, frames, listeners, settle=1.5):
     sniffers = {}
     for vm in listeners:
         ready = threading.Event()
-        sn = AsyncSniffer(iface=vm.host_if, store=True, started_callback=ready.set)
+        sock = conf.L2listen(iface=vm.host_if)
+        # a burst of jumbo frames overflows scapy's default 64 KB receive buffer
+        sock.ins.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 16 << 20)
+        sn = AsyncSniffer(opened_socket=sock, store=True, started_callback=ready.set)
         sn.start()
         ready.wait(5)
-        sniffers[vm.name] = (vm, sn)
+        sniffers[vm.name] = (vm, sn, sock)
     time.sleep(0.2)
     if frames:
         sendp(frames, iface=sender.host_if, verbose=False)
     time.sleep(settle)
     got = {}
-    for name, (vm, sn) in sniffers.items():
+    for name, (vm, sn, sock) in sniffers.items():
         pkts = sn.stop()
+        sock.close()
         got[name] = [bytes(p) for p in pkts if p.haslayer(Ether) and p[Ether].src != vm.mac]
     return got
 

@@ -63,7 +63,7 @@ bool config_valid_name(const char *name)
     return true;
 }
 
-const char *port_type_name(enum port_type type)
+const char *config_port_type_name(enum port_type type)
 {
     switch (type) {
     case PORT_TYPE_VHOST_USER:
@@ -74,7 +74,7 @@ const char *port_type_name(enum port_type type)
     return "none";
 }
 
-void port_config_init(struct port_config *port)
+void config_port_init(struct port_config *port)
 {
     memset(port, 0, sizeof *port);
     strcpy(port->bridge, "br0");
@@ -93,7 +93,7 @@ void config_init(struct hashi_config *cfg)
     cfg->bridges[0].aging_s = CONFIG_AGING_DEFAULT;
 }
 
-int port_config_set(struct port_config *port, const char *key, const char *value, char *err,
+int config_port_set(struct port_config *port, const char *key, const char *value, char *err,
                     size_t errlen)
 {
     unsigned long n;
@@ -145,7 +145,7 @@ int port_config_set(struct port_config *port, const char *key, const char *value
     return 0;
 }
 
-int port_config_check(const struct port_config *port, char *err, size_t errlen)
+int config_port_check(const struct port_config *port, char *err, size_t errlen)
 {
     if (port->type == PORT_TYPE_VHOST_USER && port->path[0] == '\0') {
         snprintf(err, errlen, "port '%s' has no path; add: path = /run/hashi/%s.sock", port->name,
@@ -177,6 +177,12 @@ static int set_global(struct parser *p, struct hashi_config *cfg, const char *ke
             return fail(p, "core '%s' is not valid; use a CPU number such as 1", value);
         cfg->core = (int)n;
     } else if (!strcmp(key, "eal")) {
+        unsigned words = 0;
+
+        for (const char *c = value; *c; c++)
+            words += !isspace((unsigned char)*c) && (c == value || isspace((unsigned char)c[-1]));
+        if (words > CONFIG_EAL_MAX_WORDS)
+            return fail(p, "eal has %u words; at most %d fit", words, CONFIG_EAL_MAX_WORDS);
         if (util_strlcpy(cfg->eal_args, value, sizeof cfg->eal_args) < 0)
             return fail(p, "eal is longer than %d bytes", CONFIG_EAL_SIZE - 1);
     } else {
@@ -243,7 +249,7 @@ static int open_section(struct parser *p, struct hashi_config *cfg, char *header
     if (cfg->n_ports == CONFIG_MAX_PORTS)
         return fail(p, "more than %d ports", CONFIG_MAX_PORTS);
     struct port_config *port = &cfg->ports[cfg->n_ports++];
-    port_config_init(port);
+    config_port_init(port);
     strcpy(port->name, name);
     port->line = p->line;
     p->section = SECTION_PORT;
@@ -302,7 +308,7 @@ static int parse_line(struct parser *p, struct hashi_config *cfg, char *line)
     case SECTION_BRIDGE:
         return set_bridge(p, &cfg->bridges[cfg->n_bridges - 1], key, value);
     case SECTION_PORT:
-        if (port_config_set(&cfg->ports[cfg->n_ports - 1], key, value, msg, sizeof msg) < 0)
+        if (config_port_set(&cfg->ports[cfg->n_ports - 1], key, value, msg, sizeof msg) < 0)
             return fail(p, "%s", msg);
         return 0;
     }
@@ -318,7 +324,7 @@ static int check_ports(struct parser *p, const struct hashi_config *cfg)
         const struct port_config *port = &cfg->ports[i];
 
         p->line = port->line;
-        if (port_config_check(port, msg, sizeof msg) < 0)
+        if (config_port_check(port, msg, sizeof msg) < 0)
             return fail(p, "%s", msg);
         if (!config_find_bridge(cfg, port->bridge))
             return fail(p,

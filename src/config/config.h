@@ -28,6 +28,7 @@
 #define CONFIG_AGING_MAX     1000000
 #define CONFIG_CTL_DEFAULT   "/run/hashi/hashi.sock"
 #define CONFIG_EAL_DEFAULT   "--no-huge -m 512 --no-pci"
+#define CONFIG_EAL_MAX_WORDS 56 /* words of `eal`, after hashi's own EAL arguments */
 
 enum port_type {
     PORT_TYPE_NONE = 0,
@@ -72,17 +73,17 @@ int config_parse(const char *name, const char *text, struct hashi_config *cfg, c
                  size_t errlen);
 
 /* A port with defaults (bridge br0, vhost-user server mode, MTU 1500) and no name or path. */
-void port_config_init(struct port_config *port);
+void config_port_init(struct port_config *port);
 
 /* Sets one key of a port ("type", "path", "mode", "mtu", "bridge"). Returns 0, or -1 with a
  * message that says what values are accepted (without file or line). */
-int port_config_set(struct port_config *port, const char *key, const char *value, char *err,
+int config_port_set(struct port_config *port, const char *key, const char *value, char *err,
                     size_t errlen);
 
 /* Checks that a port has what its type needs (a vhost-user port needs a path). */
-int port_config_check(const struct port_config *port, char *err, size_t errlen);
+int config_port_check(const struct port_config *port, char *err, size_t errlen);
 
-const char *port_type_name(enum port_type type);
+const char *config_port_type_name(enum port_type type);
 
 /* True when name is 1 to CONFIG_NAME_SIZE-1 letters, digits, '-', '_' or '.': the rule for
  * bridge and port names everywhere. */

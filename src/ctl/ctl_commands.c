@@ -13,12 +13,16 @@ static json_t *port_add(struct hashi *h, json_t *args, const char **error)
     const char *key;
     json_t *value;
 
-    port_config_init(&cfg);
+    config_port_init(&cfg);
     json_object_foreach(args, key, value)
     {
         char text[CONFIG_PATH_SIZE];
 
-        if (json_is_string(value))
+        if (json_is_string(value) && json_string_length(value) >= sizeof text) {
+            snprintf(error_buf, sizeof error_buf, "'%s' is longer than %zu bytes", key,
+                     sizeof text - 1);
+            goto fail;
+        } else if (json_is_string(value))
             snprintf(text, sizeof text, "%s", json_string_value(value));
         else if (json_is_integer(value))
             snprintf(text, sizeof text, "%lld", (long long)json_integer_value(value));
@@ -35,7 +39,7 @@ static json_t *port_add(struct hashi *h, json_t *args, const char **error)
                 goto fail;
             }
             strcpy(cfg.name, text);
-        } else if (port_config_set(&cfg, key, text, error_buf, sizeof error_buf) < 0) {
+        } else if (config_port_set(&cfg, key, text, error_buf, sizeof error_buf) < 0) {
             goto fail;
         }
     }

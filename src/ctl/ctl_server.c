@@ -1,7 +1,7 @@
 #include "ctl_server.h"
 
 #include <errno.h>
-#include <pthread.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,7 +102,6 @@ int ctl_server_open(struct ctl_server *s, const char *path, ctl_handler handler,
     sigemptyset(&mask);
     sigaddset(&mask, SIGINT);
     sigaddset(&mask, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &mask, NULL);
     s->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
     s->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     if (s->signal_fd < 0 || s->epoll_fd < 0) {
@@ -170,18 +169,26 @@ static json_t *answer(struct ctl_server *s, const char *line)
     return resp;
 }
 
-/* Replies are small and the client waits for them; a client that stops reading is cut off. */
+/* Replies go out whole while the client waits for them. A client that does not read its
+ * replies for CTL_SEND_TIMEOUT_MS is cut off, so it cannot stall the control loop (and with
+ * it, signal handling). */
 static void reply(struct ctl_server *s, struct ctl_client *c, json_t *resp)
 {
     char *line = ctl_encode(resp);
     size_t len = line ? strlen(line) : 0, off = 0;
+    int waited_ms = 0;
 
     json_decref(resp);
+    if (!line) {
+        drop_client(s, c);
+        return;
+    }
     while (off < len) {
         ssize_t n = send(c->fd, line + off, len - off, MSG_NOSIGNAL);
-        if (n < 0 && errno == EAGAIN) {
-            struct timespec pause = {0, 1000000};
-            nanosleep(&pause, NULL);
+        if (n < 0 && errno == EAGAIN && waited_ms < CTL_SEND_TIMEOUT_MS) {
+            struct pollfd pfd = {.fd = c->fd, .events = POLLOUT};
+            poll(&pfd, 1, 10);
+            waited_ms += 10;
             continue;
         }
         if (n <= 0) {
@@ -214,15 +221,17 @@ static void serve_client(struct ctl_server *s, struct ctl_client *c)
     memcpy(c->buf + c->len, chunk, (size_t)n);
     c->len += (size_t)n;
     c->buf[c->len] = '\0';
-    while (c->fd >= 0 && (nl = memchr(c->buf, '\n', c->len)) != NULL) {
-        size_t used = (size_t)(nl - c->buf) + 1;
+    /* only the new bytes can hold a newline not seen before */
+    char *line = c->buf, *from = c->buf + c->len - (size_t)n;
+    while ((nl = memchr(from, '\n', (size_t)(c->buf + c->len - from))) != NULL) {
         *nl = '\0';
-        reply(s, c, answer(s, c->buf));
+        reply(s, c, answer(s, line));
         if (c->fd < 0)
             return;
-        memmove(c->buf, c->buf + used, c->len - used + 1);
-        c->len -= used;
+        line = from = nl + 1;
     }
+    c->len -= (size_t)(line - c->buf);
+    memmove(c->buf, line, c->len + 1);
 }
 
 int ctl_server_run(struct ctl_server *s)

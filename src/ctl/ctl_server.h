@@ -11,9 +11,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <sys/un.h>
+
 #include <jansson.h>
 
-#define CTL_MAX_CLIENTS 16
+#define CTL_MAX_CLIENTS     16
+#define CTL_SEND_TIMEOUT_MS 1000 /* a client not reading its reply for this long is dropped */
 
 /* Answers one request. Returns a new result (NULL is "null"), or sets *error to a message
  * (a static or caller-owned buffer that stays valid until the next call). */
@@ -26,7 +29,7 @@ struct ctl_client {
 };
 
 struct ctl_server {
-    char path[108];
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     int listen_fd, epoll_fd, signal_fd;
     ctl_handler handler;
     void *ctx;
@@ -34,8 +37,9 @@ struct ctl_server {
 };
 
 /* Creates the socket at path (and its directory, if missing), refusing if another process
- * serves it, and blocks SIGINT/SIGTERM for delivery through the loop. Returns 0, or a positive
- * errno with a message. */
+ * serves it, and a signalfd for SIGINT/SIGTERM. The caller blocks those two signals in every
+ * thread beforehand (before starting any), or they would not reach the signalfd. Returns 0,
+ * or a positive errno with a message. */
 int ctl_server_open(struct ctl_server *s, const char *path, ctl_handler handler, void *ctx,
                     char *err, size_t errlen);
 

@@ -47,20 +47,23 @@ static int connect_to(const char *path)
 static json_t *exchange(int fd, const json_t *req)
 {
     char *line = ctl_encode(req);
-    size_t len = strlen(line), cap = 4096, have = 0;
+    size_t cap = 4096, have = 0;
     char *buf = malloc(cap);
     json_t *resp = NULL;
     json_error_t jerr;
 
-    if (send(fd, line, len, MSG_NOSIGNAL) != (ssize_t)len)
+    if (!line || !buf || send(fd, line, strlen(line), MSG_NOSIGNAL) != (ssize_t)strlen(line))
         goto out;
     for (;;) {
         ssize_t n;
         if (have + 1 == cap) {
             if (cap >= CTL_MAX_LINE)
                 goto out;
+            char *grown = realloc(buf, cap * 2);
+            if (!grown)
+                goto out;
+            buf = grown;
             cap *= 2;
-            buf = realloc(buf, cap);
         }
         n = recv(fd, buf + have, cap - have - 1, 0);
         if (n <= 0)

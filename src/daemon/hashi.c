@@ -12,14 +12,6 @@
 #define POOL_MBUFS 16383 /* a power of two minus one suits the ring under the pool */
 #define POOL_CACHE 256
 
-static uint16_t bridge_index(const struct hashi *h, const char *name)
-{
-    for (unsigned i = 0; i < h->cfg.n_bridges; i++)
-        if (!strcmp(h->cfg.bridges[i].name, name))
-            return (uint16_t)i;
-    return UINT16_MAX;
-}
-
 int hashi_init(struct hashi *h, const struct hashi_config *cfg, unsigned worker_lcore,
                int worker_core, char *err, size_t errlen)
 {
@@ -92,7 +84,7 @@ static void detach_on_worker(struct worker *w, void *arg)
 int hashi_port_add(struct hashi *h, const struct port_config *cfg, char *err, size_t errlen)
 {
     const struct port_class *class = port_class_find(cfg->type);
-    uint16_t bridge = bridge_index(h, cfg->bridge);
+    const struct bridge_config *bridge = config_find_bridge(&h->cfg, cfg->bridge);
     struct port *port;
     unsigned id;
     int rc;
@@ -102,15 +94,15 @@ int hashi_port_add(struct hashi *h, const struct port_config *cfg, char *err, si
                  cfg->name);
         return EEXIST;
     }
-    if (bridge == UINT16_MAX) {
+    if (!bridge) {
         snprintf(err, errlen, "bridge %s does not exist", cfg->bridge);
         return ENOENT;
     }
     if (!class) {
-        snprintf(err, errlen, "port type %s is not available", port_type_name(cfg->type));
+        snprintf(err, errlen, "port type %s is not available", config_port_type_name(cfg->type));
         return EOPNOTSUPP;
     }
-    if ((rc = port_config_check(cfg, err, errlen)) < 0)
+    if ((rc = config_port_check(cfg, err, errlen)) < 0)
         return EINVAL;
     for (id = 0; id < PORT_MAX && h->ports[id]; id++)
         ;
@@ -122,9 +114,8 @@ int hashi_port_add(struct hashi *h, const struct port_config *cfg, char *err, si
     if (rc)
         return rc;
     port->id = (uint16_t)id;
-    port->bridge = bridge;
+    port->bridge = (uint16_t)(bridge - h->cfg.bridges);
     h->ports[id] = port;
-    h->port_cfgs[id] = *cfg;
     worker_call(&h->worker, attach_on_worker, port);
     LOG_INFO("port %s: added (%s, bridge %s)", cfg->name, class->type, cfg->bridge);
     return 0;

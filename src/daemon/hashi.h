@@ -20,8 +20,7 @@ struct hashi {
     struct rte_mempool *pool;
     struct worker worker;
     struct port_env env;
-    struct port *ports[PORT_MAX];           /* by id, NULL: free */
-    struct port_config port_cfgs[PORT_MAX]; /* how each port was asked for */
+    struct port *ports[PORT_MAX]; /* by id, NULL: free */
 };
 
 /* Counters of one port, copied at one instant. */

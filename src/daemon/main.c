@@ -23,7 +23,7 @@
 
 #define HASHI_VERSION "0.1.0"
 #define WORKER_LCORE  1 /* lcore 0 is the main thread */
-#define MAX_EAL_ARGS  64
+#define OWN_EAL_ARGS  7 /* hashi's own EAL words, below */
 
 static void usage(FILE *out)
 {
@@ -136,9 +136,27 @@ static int choose_cpus(int core, int *worker_core, char *main_set, size_t size)
                 core, (int)getpid());
         return -1;
     }
-    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
-        if (CPU_ISSET(cpu, &allowed) && cpu != core)
-            len += (size_t)snprintf(main_set + len, size - len, "%s%d", len ? "," : "", cpu);
+    /* as ranges ("0-2,4-63"), so that many CPUs still fit the EAL's argument */
+    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+        int last_in_run = cpu;
+
+        if (!CPU_ISSET(cpu, &allowed) || cpu == core)
+            continue;
+        while (last_in_run + 1 < CPU_SETSIZE && CPU_ISSET(last_in_run + 1, &allowed) &&
+               last_in_run + 1 != core)
+            last_in_run++;
+        int n =
+            last_in_run > cpu
+                ? snprintf(main_set + len, size - len, "%s%d-%d", len ? "," : "", cpu, last_in_run)
+                : snprintf(main_set + len, size - len, "%s%d", len ? "," : "", cpu);
+        if (n < 0 || (size_t)n >= size - len) {
+            fprintf(stderr, "hashi: too many CPU ranges in the affinity list; narrow it with "
+                            "taskset\n");
+            return -1;
+        }
+        len += (size_t)n;
+        cpu = last_in_run;
+    }
     if (len == 0)
         snprintf(main_set, size, "%d", core);
     *worker_core = core;
@@ -160,7 +178,7 @@ static int init_eal(const struct hashi_config *cfg, int worker_core)
 {
     static char lcores[256], prefix[32], eal_copy[CONFIG_EAL_SIZE];
     char main_set[192];
-    char *args[MAX_EAL_ARGS];
+    char *args[OWN_EAL_ARGS + CONFIG_EAL_MAX_WORDS + 1];
     int n = 0, core;
 
     if (choose_cpus(worker_core, &core, main_set, sizeof main_set) < 0)
@@ -177,13 +195,10 @@ static int init_eal(const struct hashi_config *cfg, int worker_core)
     args[n++] = "--log-level=lib.vhost.config:warning";
     /* config `eal` words come last, so they may override the defaults above */
     util_strlcpy(eal_copy, cfg->eal_args, sizeof eal_copy);
-    for (char *save, *w = strtok_r(eal_copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
-        if (n == MAX_EAL_ARGS - 1) {
-            fprintf(stderr, "hashi: eal has more than %d words\n", MAX_EAL_ARGS - 8);
-            return -1;
-        }
+    /* the config parser let at most CONFIG_EAL_MAX_WORDS through */
+    for (char *save, *w = strtok_r(eal_copy, " \t\r\n\v\f", &save); w;
+         w = strtok_r(NULL, " \t\r\n\v\f", &save))
         args[n++] = w;
-    }
     args[n] = NULL;
     if (rte_eal_init(n, args) < 0) {
         fprintf(stderr, "hashi: DPDK did not start (%s); see DPDK's messages above (eal = %s)\n",
@@ -262,6 +277,8 @@ int main(int argc, char **argv)
     LOG_INFO("%s: shutting down", sig ? strsignal(sig) : "control loop ended");
 out:
     ctl_server_close(&ctl);
+    /* the control loop no longer reads signals: let a second one end a stuck shutdown */
+    pthread_sigmask(SIG_UNBLOCK, &mask, NULL);
     hashi_fini(&h);
     rte_eal_cleanup();
     return status;

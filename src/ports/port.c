@@ -5,7 +5,7 @@
 #include <rte_ether.h>
 
 const char *const port_drop_names[PORT_DROP_N] = {
-#define X(id, name, doc) [PORT_DROP_##id] = name,
+#define X(id, name) [PORT_DROP_##id] = name,
     PORT_DROP_REASONS(X)
 #undef X
 };

@@ -30,21 +30,19 @@
  * `hashictl stats` and a JSON key. RX_* are counted on the ingress port, TX_* on the egress
  * port. */
 #define PORT_DROP_REASONS(X)                                                                       \
-    X(RX_BAD_FRAME, "bad_frame",                                                                   \
-      "shorter than an Ethernet header, or a multicast or zero "                                   \
-      "source MAC")                                                                                \
-    X(RX_TOO_BIG, "rx_too_big", "longer than the ingress port's MTU allows")                       \
-    X(RX_SAME_PORT, "same_port", "destination MAC was learned on the ingress port")                \
-    X(RX_NO_PORT, "no_port", "flooded, but the bridge has no other port")                          \
-    X(TX_LINK_DOWN, "link_down", "egress port has no connected peer")                              \
-    X(TX_TOO_BIG, "tx_too_big", "longer than the egress port's MTU allows")                        \
-    X(TX_RING_FULL, "ring_full", "the peer's receive ring was full")                               \
-    X(TX_BAD_OFFLOAD, "bad_offload", "checksum offload hashi could not complete")
+    X(RX_BAD_FRAME, "bad_frame")     /* runt, or multicast or zero source MAC */                   \
+    X(RX_TOO_BIG, "rx_too_big")      /* longer than the ingress port's MTU allows */               \
+    X(RX_SAME_PORT, "same_port")     /* destination MAC learned on the ingress port */             \
+    X(RX_NO_PORT, "no_port")         /* flooded, but the bridge has no other port */               \
+    X(TX_LINK_DOWN, "link_down")     /* egress port had no connected peer */                       \
+    X(TX_TOO_BIG, "tx_too_big")      /* longer than the egress port's MTU allows */                \
+    X(TX_RING_FULL, "ring_full")     /* the peer took fewer frames than offered */                 \
+    X(TX_BAD_OFFLOAD, "bad_offload") /* a partial checksum hashi could not complete */
 
 /* The X-macro expansion reads best as a list. */
 /* clang-format off */
 enum port_drop {
-#define X(id, name, doc) PORT_DROP_##id,
+#define X(id, name) PORT_DROP_##id,
     PORT_DROP_REASONS(X)
 #undef X
     PORT_DROP_N

@@ -20,8 +20,8 @@
 #include "ports/port.h"
 #include "util/util.h"
 
-#define VHOST_RXQ 0 /* guest's receive queue: hashi enqueues */
-#define VHOST_TXQ 1 /* guest's transmit queue: hashi dequeues */
+#define VHOST_RXQ         0  /* guest's receive queue: hashi enqueues */
+#define VHOST_TXQ         1  /* guest's transmit queue: hashi dequeues */
 #define VHOST_ENQUEUE_MAX 32 /* rte_vhost_enqueue_burst silently takes no more (MAX_PKT_BURST) */
 
 /* Features hashi does not handle yet, withdrawn from rte_vhost's defaults. Host TSO (and the

@@ -13,11 +13,11 @@ static inline uint64_t fdb_key(uint16_t bridge, const uint8_t mac[6])
     return key;
 }
 
-/* Fibonacci hashing: the multiply spreads the low-entropy vendor bytes of a MAC over the
- * high bits, which are the ones kept. */
+/* Fibonacci hashing: the multiply mixes every key bit (bridge included) into the top bits of
+ * the product, and the top log2(capacity) bits are the slot. */
 static inline uint32_t fdb_slot(const struct fdb *fdb, uint64_t key)
 {
-    return (uint32_t)((key * 0x9e3779b97f4a7c15ull) >> 32) & fdb->mask;
+    return (uint32_t)((key * 0x9e3779b97f4a7c15ull) >> fdb->shift);
 }
 
 int fdb_init(struct fdb *fdb, uint32_t capacity)
@@ -31,6 +31,7 @@ int fdb_init(struct fdb *fdb, uint32_t capacity)
     if (!fdb->slots)
         return ENOMEM;
     fdb->mask = cap - 1;
+    fdb->shift = (uint8_t)(64 - __builtin_ctz(cap));
     fdb->max_count = cap / 4 * 3;
     return 0;
 }

@@ -26,6 +26,7 @@ struct fdb_entry {
 struct fdb {
     struct fdb_entry *slots;
     uint32_t mask; /* capacity - 1; capacity is a power of two */
+    uint8_t shift; /* 64 - log2(capacity): the slot is the top bits of the hash product */
     uint32_t count;
     uint32_t max_count; /* 3/4 of the capacity keeps probe chains short */
     uint64_t learned, moved, aged, full;

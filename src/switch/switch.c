@@ -158,8 +158,6 @@ void sw_flush(struct sw *sw)
 
 void sw_tick(struct sw *sw, uint32_t now)
 {
-    if (now == sw->now)
-        return;
     sw->now = now;
     fdb_age(&sw->fdb, now, sw->aging_s, CONFIG_MAX_BRIDGES);
 }

@@ -81,7 +81,6 @@ static int worker_loop(void *arg)
         }
         run_pending_call(w);
     }
-    run_pending_call(w);
     return 0;
 }
 

@@ -495,7 +495,7 @@ static void test_port_config_set(void **state)
 
     (void)state;
     memset(&port, 0x5a, sizeof port);
-    port_config_init(&port);
+    config_port_init(&port);
     assert_string_equal(port.name, "");
     assert_string_equal(port.bridge, "br0");
     assert_int_equal(port.type, PORT_TYPE_VHOST_USER);
@@ -504,44 +504,44 @@ static void test_port_config_set(void **state)
     assert_int_equal(port.mtu, CONFIG_MTU_DEFAULT);
     assert_int_equal(port.line, 0);
 
-    assert_int_equal(port_config_set(&port, "type", "vhost-user", err, sizeof err), 0);
-    assert_int_equal(port_config_set(&port, "path", "/run/x.sock", err, sizeof err), 0);
+    assert_int_equal(config_port_set(&port, "type", "vhost-user", err, sizeof err), 0);
+    assert_int_equal(config_port_set(&port, "path", "/run/x.sock", err, sizeof err), 0);
     assert_string_equal(port.path, "/run/x.sock");
-    assert_int_equal(port_config_set(&port, "mode", "client", err, sizeof err), 0);
+    assert_int_equal(config_port_set(&port, "mode", "client", err, sizeof err), 0);
     assert_true(port.client);
-    assert_int_equal(port_config_set(&port, "mode", "server", err, sizeof err), 0);
+    assert_int_equal(config_port_set(&port, "mode", "server", err, sizeof err), 0);
     assert_false(port.client);
-    assert_int_equal(port_config_set(&port, "mtu", "4000", err, sizeof err), 0);
+    assert_int_equal(config_port_set(&port, "mtu", "4000", err, sizeof err), 0);
     assert_int_equal(port.mtu, 4000);
-    assert_int_equal(port_config_set(&port, "bridge", "lan", err, sizeof err), 0);
+    assert_int_equal(config_port_set(&port, "bridge", "lan", err, sizeof err), 0);
     assert_string_equal(port.bridge, "lan");
 
     /* Rejected values leave the port as it was, and the message has no file or line. */
     err[0] = '\0';
-    assert_int_equal(port_config_set(&port, "mtu", "67", err, sizeof err), -1);
+    assert_int_equal(config_port_set(&port, "mtu", "67", err, sizeof err), -1);
     assert_string_equal(err, "mtu '67' is not valid; use a number from 68 to 9216");
     assert_int_equal(port.mtu, 4000);
-    assert_int_equal(port_config_set(&port, "mtu", "", err, sizeof err), -1);
-    assert_int_equal(port_config_set(&port, "path", "x.sock", err, sizeof err), -1);
+    assert_int_equal(config_port_set(&port, "mtu", "", err, sizeof err), -1);
+    assert_int_equal(config_port_set(&port, "path", "x.sock", err, sizeof err), -1);
     assert_string_equal(err, "path must be an absolute socket path of at most 107 bytes");
     assert_string_equal(port.path, "/run/x.sock");
-    assert_int_equal(port_config_set(&port, "mode", "Client", err, sizeof err), -1);
+    assert_int_equal(config_port_set(&port, "mode", "Client", err, sizeof err), -1);
     assert_non_null(strstr(err, "mode 'Client' is not valid"));
     assert_false(port.client);
-    assert_int_equal(port_config_set(&port, "type", "vhost", err, sizeof err), -1);
+    assert_int_equal(config_port_set(&port, "type", "vhost", err, sizeof err), -1);
     assert_string_equal(err, "unknown port type 'vhost'; use: vhost-user");
     assert_int_equal(port.type, PORT_TYPE_VHOST_USER);
-    assert_int_equal(port_config_set(&port, "bridge", "", err, sizeof err), -1);
+    assert_int_equal(config_port_set(&port, "bridge", "", err, sizeof err), -1);
     assert_non_null(strstr(err, "bridge name '' is not valid"));
     assert_string_equal(port.bridge, "lan");
     /* "name" is not a key here: hashictl and the [port NAME] header set it. */
-    assert_int_equal(port_config_set(&port, "name", "vm1", err, sizeof err), -1);
+    assert_int_equal(config_port_set(&port, "name", "vm1", err, sizeof err), -1);
     assert_string_equal(err, "unknown port key 'name'; use: type, path, mode, mtu, bridge");
 
     /* A short error buffer is truncated, not overrun. */
     char small[8];
     memset(small, 'x', sizeof small);
-    assert_int_equal(port_config_set(&port, "mtu", "1", small, sizeof small), -1);
+    assert_int_equal(config_port_set(&port, "mtu", "1", small, sizeof small), -1);
     assert_string_equal(small, "mtu '1'");
 }
 
@@ -551,15 +551,15 @@ static void test_port_config_check(void **state)
     char err[CONFIG_ERR_SIZE];
 
     (void)state;
-    port_config_init(&port);
+    config_port_init(&port);
     strcpy(port.name, "vm7");
-    assert_int_equal(port_config_check(&port, err, sizeof err), -1);
+    assert_int_equal(config_port_check(&port, err, sizeof err), -1);
     assert_string_equal(err, "port 'vm7' has no path; add: path = /run/hashi/vm7.sock");
-    assert_int_equal(port_config_set(&port, "path", "/run/vm7.sock", err, sizeof err), 0);
-    assert_int_equal(port_config_check(&port, err, sizeof err), 0);
+    assert_int_equal(config_port_set(&port, "path", "/run/vm7.sock", err, sizeof err), 0);
+    assert_int_equal(config_port_check(&port, err, sizeof err), 0);
 
-    assert_string_equal(port_type_name(PORT_TYPE_VHOST_USER), "vhost-user");
-    assert_string_equal(port_type_name(PORT_TYPE_NONE), "none");
+    assert_string_equal(config_port_type_name(PORT_TYPE_VHOST_USER), "vhost-user");
+    assert_string_equal(config_port_type_name(PORT_TYPE_NONE), "none");
 }
 
 /* ---- files ------------------------------------------------------------------------------- */

@@ -83,7 +83,7 @@ static void rig_init(struct rig *r, unsigned n, const uint16_t *bridges)
 
     memset(r, 0, sizeof *r);
     assert_int_equal(sw_init(&r->sw), 0);
-    port_config_init(&cfg);
+    config_port_init(&cfg);
     r->n = n;
     for (unsigned i = 0; i < n; i++) {
         snprintf(cfg.name, sizeof cfg.name, "p%u", i);

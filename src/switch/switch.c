@@ -156,8 +156,8 @@ void sw_flush(struct sw *sw)
             port_send(sw->ports[id]);
 }
 
-void sw_tick(struct sw *sw, uint32_t now)
+void sw_tick(struct sw *sw)
 {
-    sw->now = now;
-    fdb_age(&sw->fdb, now, sw->aging_s, CONFIG_MAX_BRIDGES);
+    sw->now++;
+    fdb_age(&sw->fdb, sw->now, sw->aging_s, CONFIG_MAX_BRIDGES);
 }

@@ -50,7 +50,7 @@ void sw_input(struct sw *sw, struct port *in, struct rte_mbuf **pkts, uint16_t n
 /* Sends every port's buffered frames. */
 void sw_flush(struct sw *sw);
 
-/* Advances the clock to `now` seconds (called once a second); ages the FDB. */
-void sw_tick(struct sw *sw, uint32_t now);
+/* Advances the switch's clock by one second and ages the FDB; called once a second. */
+void sw_tick(struct sw *sw);
 
 #endif

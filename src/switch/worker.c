@@ -46,7 +46,6 @@ static int worker_loop(void *arg)
     struct sw *sw = &w->sw;
     uint64_t start = rte_rdtsc();
     uint64_t next_second = start + w->tsc_hz;
-    uint32_t now = 0;
 
     while (!atomic_load_explicit(&w->stop, memory_order_relaxed)) {
         struct rte_mbuf *pkts[PORT_BURST];
@@ -79,7 +78,7 @@ static int worker_loop(void *arg)
         start = end;
         if (unlikely(end >= next_second)) {
             next_second += w->tsc_hz;
-            sw_tick(sw, ++now);
+            sw_tick(sw);
         }
         run_pending_call(w);
     }

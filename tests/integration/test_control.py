@@ -1,8 +1,11 @@
 """The command line and the control socket: bad input gets a clear error and the daemon keeps
 running; the JSON fields scripts rely on are there."""
+import json
 import os
 import signal
+import socket
 import subprocess
+import time
 
 from conftest import HASHI, Vm, vhost_ports, wait_for
 from traffic import announce, exchange, frame
@@ -138,3 +141,52 @@ def test_sigint_and_sigterm_shut_down_cleanly(lab):
         vms.destroy()
         lab.vmsets.remove(vms)
         lab.daemons.remove(h)
+
+
+def test_overlong_values_are_refused_not_truncated(lab):
+    h = lab.hashi()
+    path = "/tmp/" + "x" * 200 + ".sock"
+    r = h.request(json.dumps({"command": "port-add",
+                              "args": {"name": "vm1", "path": path}}).encode() + b"\n")
+    assert r["ok"] is False and "longer than" in r["error"]
+    assert h.ctl("port", "list") == []
+
+
+def test_a_client_that_never_reads_cannot_stall_the_daemon(lab):
+    h = lab.hashi()
+    stuck = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stuck.connect(h.ctl_path)
+    stuck.setblocking(False)
+    request = b'{"command": "pmd-stats"}\n' * 1000
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:  # requests, and never a read of the replies
+        try:
+            stuck.send(request)
+        except BlockingIOError:
+            time.sleep(0.01)
+        except OSError:
+            break  # hashi already cut it off
+    started = time.monotonic()
+    assert h.ctl("port", "list") == []
+    assert time.monotonic() - started < 5, "another client waited on the stuck one"
+    stuck.close()
+
+
+def test_a_second_frontend_on_a_port_is_refused(lab):
+    h = lab.hashi(vhost_ports(["vm1", "vm2"], workdir=lab.dir))
+    a, b = Vm("vm1", h.sock("vm1"), "02:00:00:00:08:01"), Vm("vm2", h.sock("vm2"),
+                                                               "02:00:00:00:08:02")
+    lab.vms([a, b])
+    h.wait_link("vm1")
+    h.wait_link("vm2")
+    intruder = lab.vms([Vm("dup", h.sock("vm1"), "02:00:00:00:08:09")])
+    wait_for(lambda: "refusing a second frontend" in h.read_log(), 20, what="the refusal")
+    announce(b)
+    assert len(exchange(a, [frame(a, b, tag=i) for i in range(5)], [b])["vm2"]) == 5
+    intruder.destroy()
+    lab.vmsets.remove(intruder)
+    time.sleep(1)
+    # the intruder leaving does not take the first frontend's link with it
+    assert h.ports()["vm1"]["link"] == "up"
+    assert len(exchange(a, [frame(a, b, tag=i) for i in range(5)], [b])["vm2"]) == 5
+    h.assert_balanced()

@@ -402,6 +402,22 @@ static void test_error_bad_global_values(void **state)
     expect_error("[bridge br0]\naging = 5m\n", 2, "aging '5m' is not valid", NULL);
 }
 
+/* hashi's own EAL words plus the config's must fit DPDK's argument array: the limit is
+ * checked with the file, not first at start-up. */
+static void test_eal_word_limit(void **state)
+{
+    static struct hashi_config cfg;
+    char text[CONFIG_EAL_SIZE + 32] = "[hashi]\neal =";
+
+    (void)state;
+    for (int i = 0; i < CONFIG_EAL_MAX_WORDS; i++)
+        strcat(text, " -v");
+    config_init(&cfg);
+    expect_ok(text, &cfg);
+    strcat(text, "\t-v\n");
+    expect_error(text, 2, "eal has 57 words; at most 56 fit", NULL);
+}
+
 static void test_error_duplicates(void **state)
 {
     (void)state;
@@ -635,6 +651,7 @@ int main(void)
         cmocka_unit_test(test_error_bad_mtu),
         cmocka_unit_test(test_error_bad_port_values),
         cmocka_unit_test(test_error_bad_global_values),
+        cmocka_unit_test(test_eal_word_limit),
         cmocka_unit_test(test_error_duplicates),
         cmocka_unit_test(test_error_port_on_undeclared_bridge),
         cmocka_unit_test(test_error_port_without_path),

@@ -8,11 +8,10 @@
 #define TCP_CSUM_OFFSET 16
 #define UDP_CSUM_OFFSET 6
 
-/* Ones' complement sum (folded, not complemented) of len bytes from offset off of a segment
- * chain. DPDK 22.11's rte_raw_cksum_mbuf() truncates a segment's unfolded sum before
+/* DPDK 22.11's rte_raw_cksum_mbuf() truncates a segment's unfolded sum before
  * byte-swapping it when the segment starts at an odd offset of the range (a known bug, fixed
  * upstream later); folding each segment first keeps the swap exact. */
-static int sum_chain(const struct rte_mbuf *m, uint32_t off, uint32_t len, uint16_t *out)
+int csum_sum(const struct rte_mbuf *m, uint32_t off, uint32_t len, uint16_t *out)
 {
     uint32_t sum = 0, done = 0;
 
@@ -37,6 +36,19 @@ static int sum_chain(const struct rte_mbuf *m, uint32_t off, uint32_t len, uint1
     return 0;
 }
 
+int csum_complete_at(struct rte_mbuf *m, uint32_t start, uint32_t offset)
+{
+    uint32_t field = start + offset;
+    uint16_t sum;
+
+    if (field + 2 > rte_pktmbuf_data_len(m) || start >= rte_pktmbuf_pkt_len(m) ||
+        csum_sum(m, start, rte_pktmbuf_pkt_len(m) - start, &sum) < 0)
+        return -1;
+    sum = (uint16_t)~sum;
+    memcpy(rte_pktmbuf_mtod_offset(m, uint8_t *, field), &sum, sizeof sum);
+    return 0;
+}
+
 int csum_complete(struct rte_mbuf *m)
 {
     uint64_t l4 = m->ol_flags & RTE_MBUF_F_TX_L4_MASK;
@@ -54,7 +66,7 @@ int csum_complete(struct rte_mbuf *m)
         return -1;
     /* The field holds the pseudo-header sum, so summing the L4 bytes as they are yields the
      * full checksum (RFC 1071 arithmetic is order-independent). */
-    if (sum_chain(m, start, rte_pktmbuf_pkt_len(m) - start, &sum) < 0)
+    if (csum_sum(m, start, rte_pktmbuf_pkt_len(m) - start, &sum) < 0)
         return -1;
     sum = (uint16_t)~sum;
     if (sum == 0 && l4 == RTE_MBUF_F_TX_UDP_CKSUM)

@@ -68,6 +68,12 @@ const char *config_port_type_name(enum port_type type)
     switch (type) {
     case PORT_TYPE_VHOST_USER:
         return "vhost-user";
+    case PORT_TYPE_TAP:
+        return "tap";
+    case PORT_TYPE_AFPACKET:
+        return "afpacket";
+    case PORT_TYPE_AFXDP:
+        return "afxdp";
     case PORT_TYPE_NONE:
         break;
     }
@@ -80,6 +86,15 @@ void config_port_init(struct port_config *port)
     strcpy(port->bridge, "br0");
     port->type = PORT_TYPE_VHOST_USER;
     port->mtu = CONFIG_MTU_DEFAULT;
+    port->queues = 1;
+    port->offload = true;
+}
+
+static bool valid_ifname(const char *name)
+{
+    /* the kernel's dev_valid_name(), restricted to the characters hashi allows in names */
+    return config_valid_name(name) && strlen(name) < CONFIG_IFNAME_SIZE && strcmp(name, ".") &&
+           strcmp(name, "..");
 }
 
 void config_init(struct hashi_config *cfg)
@@ -99,11 +114,43 @@ int config_port_set(struct port_config *port, const char *key, const char *value
     unsigned long n;
 
     if (!strcmp(key, "type")) {
-        if (strcmp(value, "vhost-user") != 0) {
-            snprintf(err, errlen, "unknown port type '%s'; use: vhost-user", value);
+        enum port_type t;
+        for (t = PORT_TYPE_VHOST_USER; t <= PORT_TYPE_AFXDP; t++)
+            if (!strcmp(value, config_port_type_name(t)))
+                break;
+        if (t > PORT_TYPE_AFXDP) {
+            snprintf(err, errlen, "unknown port type '%s'; use: vhost-user, tap, afpacket, afxdp",
+                     value);
             return -1;
         }
-        port->type = PORT_TYPE_VHOST_USER;
+        port->type = t;
+    } else if (!strcmp(key, "ifname") || !strcmp(key, "iface")) {
+        if (!valid_ifname(value)) {
+            snprintf(err, errlen,
+                     "interface name '%s' is not valid; use 1 to %d letters, digits, '-', '_', '.'",
+                     value, CONFIG_IFNAME_SIZE - 1);
+            return -1;
+        }
+        strcpy(port->ifname, value);
+    } else if (!strcmp(key, "queues")) {
+        if (parse_uint(value, CONFIG_QUEUES_MAX, &n) < 0 || n < 1) {
+            snprintf(err, errlen, "queues '%s' is not valid; use a number from 1 to %d", value,
+                     CONFIG_QUEUES_MAX);
+            return -1;
+        }
+        port->queues = (uint32_t)n;
+    } else if (!strcmp(key, "offload")) {
+        if (!strcmp(value, "on"))
+            port->offload = true;
+        else if (!strcmp(value, "off"))
+            port->offload = false;
+        else {
+            snprintf(err, errlen,
+                     "offload '%s' is not valid; use: on (TSO frames and partial checksums pass "
+                     "to and from the kernel) or off (plain frames only)",
+                     value);
+            return -1;
+        }
     } else if (!strcmp(key, "path")) {
         if (value[0] != '/' || util_strlcpy(port->path, value, sizeof port->path) < 0) {
             snprintf(err, errlen, "path must be an absolute socket path of at most %d bytes",
@@ -139,7 +186,10 @@ int config_port_set(struct port_config *port, const char *key, const char *value
         }
         strcpy(port->bridge, value);
     } else {
-        snprintf(err, errlen, "unknown port key '%s'; use: type, path, mode, mtu, bridge", key);
+        snprintf(err, errlen,
+                 "unknown port key '%s'; use: type, path, mode, ifname (or iface), queues, "
+                 "offload, mtu, bridge",
+                 key);
         return -1;
     }
     return 0;
@@ -147,9 +197,39 @@ int config_port_set(struct port_config *port, const char *key, const char *value
 
 int config_port_check(const struct port_config *port, char *err, size_t errlen)
 {
-    if (port->type == PORT_TYPE_VHOST_USER && port->path[0] == '\0') {
-        snprintf(err, errlen, "port '%s' has no path; add: path = /run/hashi/%s.sock", port->name,
-                 port->name);
+    const char *type = config_port_type_name(port->type);
+    const char *misplaced = NULL;
+
+    if (port->type == PORT_TYPE_VHOST_USER) {
+        if (port->path[0] == '\0') {
+            snprintf(err, errlen, "port '%s' has no path; add: path = /run/hashi/%s.sock",
+                     port->name, port->name);
+            return -1;
+        }
+        if (port->ifname[0])
+            misplaced = "ifname";
+        else if (port->queues != 1)
+            misplaced = "queues";
+        else if (!port->offload)
+            misplaced = "offload";
+    } else {
+        if (port->ifname[0] == '\0') {
+            snprintf(err, errlen, "%s port '%s' has no interface; add: %s = NAME", type,
+                     port->name, port->type == PORT_TYPE_TAP ? "ifname" : "iface");
+            return -1;
+        }
+        if (port->path[0])
+            misplaced = "path";
+        else if (port->client)
+            misplaced = "mode";
+        else if (port->queues != 1 && port->type != PORT_TYPE_TAP)
+            misplaced = "queues";
+        else if (!port->offload && port->type == PORT_TYPE_AFXDP)
+            misplaced = "offload"; /* AF_XDP never carries offloads: nothing to turn off */
+    }
+    if (misplaced) {
+        snprintf(err, errlen, "port '%s': '%s' does not apply to a %s port; remove it",
+                 port->name, misplaced, type);
         return -1;
     }
     return 0;
@@ -331,12 +411,19 @@ static int check_ports(struct parser *p, const struct hashi_config *cfg)
                         "port '%s' is on bridge '%s', which is not declared; add "
                         "[bridge %s] or set bridge = NAME",
                         port->name, port->bridge, port->bridge);
-        for (unsigned j = 0; j < i; j++)
-            if (!strcmp(cfg->ports[j].path, port->path))
+        for (unsigned j = 0; j < i; j++) {
+            const struct port_config *other = &cfg->ports[j];
+            if (port->path[0] && !strcmp(other->path, port->path))
                 return fail(p,
                             "port '%s' uses the socket path of port '%s' (line %u); give "
                             "each port its own path",
-                            port->name, cfg->ports[j].name, cfg->ports[j].line);
+                            port->name, other->name, other->line);
+            if (port->ifname[0] && !strcmp(other->ifname, port->ifname))
+                return fail(p,
+                            "port '%s' uses the interface of port '%s' (line %u); give "
+                            "each port its own interface",
+                            port->name, other->name, other->line);
+        }
     }
     return 0;
 }

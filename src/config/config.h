@@ -30,9 +30,15 @@
 #define CONFIG_EAL_DEFAULT   "--no-huge -m 512 --no-pci"
 #define CONFIG_EAL_MAX_WORDS 56 /* words of `eal`, after hashi's own EAL arguments */
 
+#define CONFIG_IFNAME_SIZE   16 /* IFNAMSIZ */
+#define CONFIG_QUEUES_MAX    8
+
 enum port_type {
     PORT_TYPE_NONE = 0,
     PORT_TYPE_VHOST_USER,
+    PORT_TYPE_TAP,
+    PORT_TYPE_AFPACKET,
+    PORT_TYPE_AFXDP,
 };
 
 struct bridge_config {
@@ -46,7 +52,10 @@ struct port_config {
     enum port_type type;
     char path[CONFIG_PATH_SIZE]; /* vhost-user socket */
     bool client;                 /* vhost-user: hashi connects (true) or listens (false) */
-    uint32_t mtu;                /* bytes of L3 payload, like `ip link set mtu` */
+    char ifname[CONFIG_IFNAME_SIZE]; /* tap, afpacket, afxdp: the kernel interface */
+    uint32_t queues;                 /* tap: queues (IFF_MULTI_QUEUE when above 1) */
+    bool offload; /* tap, afpacket: exchange TSO frames and partial checksums with the kernel */
+    uint32_t mtu; /* bytes of L3 payload, like `ip link set mtu` */
     unsigned line;               /* where it was declared (0: not from a file) */
 };
 
@@ -72,15 +81,19 @@ int config_load(const char *path, struct hashi_config *cfg, char *err, size_t er
 int config_parse(const char *name, const char *text, struct hashi_config *cfg, char *err,
                  size_t errlen);
 
-/* A port with defaults (bridge br0, vhost-user server mode, MTU 1500) and no name or path. */
+/* A port with defaults (bridge br0, vhost-user server mode, MTU 1500, one queue, offload on)
+ * and no name, path or interface. */
 void config_port_init(struct port_config *port);
 
-/* Sets one key of a port ("type", "path", "mode", "mtu", "bridge"). Returns 0, or -1 with a
- * message that says what values are accepted (without file or line). */
+/* Sets one key of a port ("type", "path", "mode", "ifname" or its synonym "iface", "queues",
+ * "offload", "mtu", "bridge"). Returns 0, or -1 with a message that says what values are
+ * accepted (without file or line). Whether the key suits the type is config_port_check's job,
+ * because keys may come before `type`. */
 int config_port_set(struct port_config *port, const char *key, const char *value, char *err,
                     size_t errlen);
 
-/* Checks that a port has what its type needs (a vhost-user port needs a path). */
+/* Checks that a port has what its type needs (a vhost-user port a path, the others an
+ * interface) and no key of another type. */
 int config_port_check(const struct port_config *port, char *err, size_t errlen);
 
 const char *config_port_type_name(enum port_type type);

@@ -337,8 +337,8 @@ static void test_error_unknown_key(void **state)
                  "use: ctl, core, eal", NULL);
     expect_error("[bridge lan]\n# aging in seconds\nageing = 5\n", 3,
                  "unknown key 'ageing' in [bridge lan]", "use: aging", NULL);
-    expect_error("[port vm1]\npath = /run/vm1.sock\nqueues = 2\n", 3, "unknown port key 'queues'",
-                 "use: type, path, mode, mtu, bridge", NULL);
+    expect_error("[port vm1]\npath = /run/vm1.sock\nspeed = 2\n", 3, "unknown port key 'speed'",
+                 "use: type, path, mode, ifname (or iface), queues, offload, mtu, bridge", NULL);
     /* Keys are case sensitive. */
     expect_error("[hashi]\nCore = 1\n", 2, "unknown key 'Core'", NULL);
 }
@@ -381,7 +381,31 @@ static void test_error_bad_port_values(void **state)
     (void)state;
     expect_error("[port vm1]\npath = /run/vm1.sock\nmode = both\n", 3, "mode 'both' is not valid",
                  "use: server", "or client", NULL);
-    expect_error("[port vm1]\ntype = tap\n", 2, "unknown port type 'tap'", "use: vhost-user", NULL);
+    expect_error("[port vm1]\ntype = tun\n", 2, "unknown port type 'tun'",
+                 "use: vhost-user, tap, afpacket, afxdp", NULL);
+    expect_error("[port vm1]\ntype = tap\nifname = a/b\n", 3, "interface name 'a/b' is not valid",
+                 NULL);
+    expect_error("[port vm1]\ntype = tap\nifname = sixteen-chars-xx\n", 3,
+                 "interface name 'sixteen-chars-xx' is not valid", "1 to 15", NULL);
+    expect_error("[port vm1]\ntype = tap\nifname = t\nqueues = 9\n", 4, "queues '9' is not valid",
+                 "from 1 to 8", NULL);
+    expect_error("[port vm1]\ntype = tap\nifname = t\noffload = yes\n", 4,
+                 "offload 'yes' is not valid", "use: on", NULL);
+    /* Keys that belong to another type are reported at the port's header line. */
+    expect_error("[port vm1]\ntype = tap\n", 1, "tap port 'vm1' has no interface",
+                 "add: ifname = NAME", NULL);
+    expect_error("[port up]\ntype = afpacket\n", 1, "afpacket port 'up' has no interface",
+                 "add: iface = NAME", NULL);
+    expect_error("[port vm1]\npath = /run/vm1.sock\nqueues = 2\n", 1,
+                 "'queues' does not apply to a vhost-user port; remove it", NULL);
+    expect_error("[port vm1]\ntype = tap\nifname = t\npath = /run/x.sock\n", 1,
+                 "'path' does not apply to a tap port", NULL);
+    expect_error("[port up]\ntype = afxdp\niface = eth0\nqueues = 2\n", 1,
+                 "'queues' does not apply to a afxdp port", NULL);
+    expect_error("[port up]\ntype = afxdp\niface = eth0\noffload = off\n", 1,
+                 "'offload' does not apply to a afxdp port", NULL);
+    expect_error("[port a]\ntype = tap\nifname = t0\n[port b]\ntype = afpacket\niface = t0\n", 4,
+                 "port 'b' uses the interface of port 'a' (line 1)", NULL);
     expect_error("[port vm1]\npath = run/vm1.sock\n", 2, "path must be an absolute socket path",
                  NULL);
     expect_error("[port vm1]\npath = /x\nbridge = br 1\n", 3, "bridge name 'br 1' is not valid",
@@ -545,14 +569,15 @@ static void test_port_config_set(void **state)
     assert_non_null(strstr(err, "mode 'Client' is not valid"));
     assert_false(port.client);
     assert_int_equal(config_port_set(&port, "type", "vhost", err, sizeof err), -1);
-    assert_string_equal(err, "unknown port type 'vhost'; use: vhost-user");
+    assert_string_equal(err, "unknown port type 'vhost'; use: vhost-user, tap, afpacket, afxdp");
     assert_int_equal(port.type, PORT_TYPE_VHOST_USER);
     assert_int_equal(config_port_set(&port, "bridge", "", err, sizeof err), -1);
     assert_non_null(strstr(err, "bridge name '' is not valid"));
     assert_string_equal(port.bridge, "lan");
     /* "name" is not a key here: hashictl and the [port NAME] header set it. */
     assert_int_equal(config_port_set(&port, "name", "vm1", err, sizeof err), -1);
-    assert_string_equal(err, "unknown port key 'name'; use: type, path, mode, mtu, bridge");
+    assert_string_equal(err, "unknown port key 'name'; use: type, path, mode, ifname (or iface), "
+                             "queues, offload, mtu, bridge");
 
     /* A short error buffer is truncated, not overrun. */
     char small[8];
@@ -574,7 +599,22 @@ static void test_port_config_check(void **state)
     assert_int_equal(config_port_set(&port, "path", "/run/vm7.sock", err, sizeof err), 0);
     assert_int_equal(config_port_check(&port, err, sizeof err), 0);
 
+    /* a kernel port: iface and ifname are the same key */
+    config_port_init(&port);
+    strcpy(port.name, "up0");
+    assert_int_equal(config_port_set(&port, "type", "afpacket", err, sizeof err), 0);
+    assert_int_equal(config_port_set(&port, "iface", "veth0", err, sizeof err), 0);
+    assert_string_equal(port.ifname, "veth0");
+    assert_int_equal(config_port_set(&port, "offload", "off", err, sizeof err), 0);
+    assert_false(port.offload);
+    assert_int_equal(config_port_check(&port, err, sizeof err), 0);
+    assert_int_equal(config_port_set(&port, "type", "tap", err, sizeof err), 0);
+    assert_int_equal(config_port_set(&port, "queues", "4", err, sizeof err), 0);
+    assert_int_equal(port.queues, 4);
+    assert_int_equal(config_port_check(&port, err, sizeof err), 0);
+
     assert_string_equal(config_port_type_name(PORT_TYPE_VHOST_USER), "vhost-user");
+    assert_string_equal(config_port_type_name(PORT_TYPE_AFXDP), "afxdp");
     assert_string_equal(config_port_type_name(PORT_TYPE_NONE), "none");
 }
 

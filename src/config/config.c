@@ -214,8 +214,8 @@ int config_port_check(const struct port_config *port, char *err, size_t errlen)
             misplaced = "offload";
     } else {
         if (port->ifname[0] == '\0') {
-            snprintf(err, errlen, "%s port '%s' has no interface; add: %s = NAME", type,
-                     port->name, port->type == PORT_TYPE_TAP ? "ifname" : "iface");
+            snprintf(err, errlen, "%s port '%s' has no interface; add: %s = NAME", type, port->name,
+                     port->type == PORT_TYPE_TAP ? "ifname" : "iface");
             return -1;
         }
         if (port->path[0])
@@ -228,8 +228,8 @@ int config_port_check(const struct port_config *port, char *err, size_t errlen)
             misplaced = "offload"; /* AF_XDP never carries offloads: nothing to turn off */
     }
     if (misplaced) {
-        snprintf(err, errlen, "port '%s': '%s' does not apply to a %s port; remove it",
-                 port->name, misplaced, type);
+        snprintf(err, errlen, "port '%s': '%s' does not apply to a %s port; remove it", port->name,
+                 misplaced, type);
         return -1;
     }
     return 0;

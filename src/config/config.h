@@ -30,8 +30,8 @@
 #define CONFIG_EAL_DEFAULT   "--no-huge -m 512 --no-pci"
 #define CONFIG_EAL_MAX_WORDS 56 /* words of `eal`, after hashi's own EAL arguments */
 
-#define CONFIG_IFNAME_SIZE   16 /* IFNAMSIZ */
-#define CONFIG_QUEUES_MAX    8
+#define CONFIG_IFNAME_SIZE 16 /* IFNAMSIZ */
+#define CONFIG_QUEUES_MAX  8
 
 enum port_type {
     PORT_TYPE_NONE = 0,
@@ -50,13 +50,13 @@ struct port_config {
     char name[CONFIG_NAME_SIZE];
     char bridge[CONFIG_NAME_SIZE];
     enum port_type type;
-    char path[CONFIG_PATH_SIZE]; /* vhost-user socket */
-    bool client;                 /* vhost-user: hashi connects (true) or listens (false) */
+    char path[CONFIG_PATH_SIZE];     /* vhost-user socket */
+    bool client;                     /* vhost-user: hashi connects (true) or listens (false) */
     char ifname[CONFIG_IFNAME_SIZE]; /* tap, afpacket, afxdp: the kernel interface */
     uint32_t queues;                 /* tap: queues (IFF_MULTI_QUEUE when above 1) */
-    bool offload; /* tap, afpacket: exchange TSO frames and partial checksums with the kernel */
-    uint32_t mtu; /* bytes of L3 payload, like `ip link set mtu` */
-    unsigned line;               /* where it was declared (0: not from a file) */
+    bool offload;  /* tap, afpacket: exchange TSO frames and partial checksums with the kernel */
+    uint32_t mtu;  /* bytes of L3 payload, like `ip link set mtu` */
+    unsigned line; /* where it was declared (0: not from a file) */
 };
 
 struct hashi_config {

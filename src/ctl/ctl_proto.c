@@ -5,8 +5,8 @@
 #include <string.h>
 
 #define USAGE_PORT_ADD                                                                             \
-    "port add NAME type vhost-user path PATH [mode server|client] [mtu N] [bridge BR]\n"          \
-    "  port add NAME type tap ifname IF [queues N] [offload on|off] [mtu N] [bridge BR]\n"       \
+    "port add NAME type vhost-user path PATH [mode server|client] [mtu N] [bridge BR]\n"           \
+    "  port add NAME type tap ifname IF [queues N] [offload on|off] [mtu N] [bridge BR]\n"         \
     "  port add NAME type afpacket|afxdp iface IF [offload on|off] [mtu N] [bridge BR]"
 
 static json_t *request(const char *command, json_t *args)

@@ -43,8 +43,8 @@ static void render_stats(FILE *out, const json_t *list)
     size_t i;
     const json_t *p;
 
-    fprintf(out, "%-16s %12s %14s %12s %14s %10s  %s\n", "PORT", "RX_PACKETS", "RX_BYTES",
-            "TX_PACKETS", "TX_BYTES", "FLOOD_COPY", "DROPS");
+    fprintf(out, "%-16s %12s %14s %12s %14s %10s %14s  %s\n", "PORT", "RX_PACKETS", "RX_BYTES",
+            "TX_PACKETS", "TX_BYTES", "FLOOD_COPY", "GSO_FRM/SEGS", "DROPS");
     json_array_foreach(list, i, p)
     {
         const char *reason;
@@ -55,9 +55,11 @@ static void render_stats(FILE *out, const json_t *list)
                             count) if (json_integer_value(count))
             snprintf(drops + strlen(drops), sizeof drops - strlen(drops), "%s%s=%lld",
                      drops[0] ? " " : "", reason, (long long)json_integer_value(count));
-        fprintf(out, "%-16s %12lld %14lld %12lld %14lld %10lld  %s\n", S(p, "name"),
+        char gso[32];
+        snprintf(gso, sizeof gso, "%lld/%lld", I(p, "gso_frames"), I(p, "gso_segments"));
+        fprintf(out, "%-16s %12lld %14lld %12lld %14lld %10lld %14s  %s\n", S(p, "name"),
                 I(p, "rx_packets"), I(p, "rx_bytes"), I(p, "tx_packets"), I(p, "tx_bytes"),
-                I(p, "flood_copies"), drops[0] ? drops : "-");
+                I(p, "flood_copies"), gso, drops[0] ? drops : "-");
     }
 }
 

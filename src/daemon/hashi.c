@@ -29,7 +29,7 @@ int hashi_init(struct hashi *h, const struct hashi_config *cfg, unsigned worker_
                  rte_strerror(rte_errno));
         return ENOMEM;
     }
-    rc = worker_init(&h->worker, worker_lcore, worker_core);
+    rc = worker_init(&h->worker, worker_lcore, worker_core, h->pool);
     if (rc) {
         snprintf(err, errlen, "cannot allocate the forwarding database");
         rte_mempool_free(h->pool);

@@ -30,14 +30,22 @@
  * `hashictl stats` and a JSON key. RX_* are counted on the ingress port, TX_* on the egress
  * port. */
 #define PORT_DROP_REASONS(X)                                                                       \
-    X(RX_BAD_FRAME, "bad_frame")     /* runt, or multicast or zero source MAC */                   \
-    X(RX_TOO_BIG, "rx_too_big")      /* longer than the ingress port's MTU allows */               \
-    X(RX_SAME_PORT, "same_port")     /* destination MAC learned on the ingress port */             \
-    X(RX_NO_PORT, "no_port")         /* flooded, but the bridge has no other port */               \
-    X(TX_LINK_DOWN, "link_down")     /* egress port had no connected peer */                       \
-    X(TX_TOO_BIG, "tx_too_big")      /* longer than the egress port's MTU allows */                \
-    X(TX_RING_FULL, "ring_full")     /* the peer took fewer frames than offered */                 \
-    X(TX_BAD_OFFLOAD, "bad_offload") /* a partial checksum hashi could not complete */
+    X(RX_BAD_FRAME, "bad_frame") /* runt, or multicast or zero source MAC */                       \
+    X(RX_TOO_BIG, "rx_too_big")  /* longer than the ingress port's MTU allows */                   \
+    X(RX_SAME_PORT, "same_port") /* destination MAC learned on the ingress port */                 \
+    X(RX_BAD_GSO, "bad_gso")     /* virtio-net header: gso_type unknown or not the packet's,       \
+                                    gso_size 0, hdr_len or TCP header beyond the frame */          \
+    X(RX_BAD_CSUM_OFFSET, "bad_csum_offset") /* NEEDS_CSUM outside the frame; TCP GSO with a       \
+                                                checksum offset other than 16 */                   \
+    X(RX_NO_PORT, "no_port")                 /* flooded, but the bridge has no other port */       \
+    X(TX_LINK_DOWN, "link_down")             /* egress port had no connected peer */               \
+    X(TX_TOO_BIG, "tx_too_big")              /* longer than the egress port's MTU allows */        \
+    X(TX_RING_FULL, "ring_full")             /* the peer took fewer frames than offered */         \
+    X(TX_BAD_OFFLOAD, "bad_offload") /* a partial checksum or TSO request hashi could not carry    \
+                                        out (lengths beyond the frame, gso_size 0, > 128 segs) */  \
+    X(TX_NO_BUFFERS, "no_buffers")   /* the buffer pool ran dry while segmenting a TSO frame */    \
+    X(TX_ERROR, "tx_error")          /* the kernel refused the frame (write error other than a     \
+                                        full queue) */
 
 /* The X-macro expansion reads best as a list. */
 /* clang-format off */
@@ -60,6 +68,8 @@ struct port_stats {
     uint64_t rx_packets, rx_bytes;
     uint64_t tx_packets, tx_bytes;
     uint64_t flood_copies; /* extra copies made of frames received here (n_out - 1 per flood) */
+    uint64_t gso_frames;   /* TSO frames segmented in software on their way out of this port */
+    uint64_t gso_segments; /* the segments made of them (each then counted as a tx frame) */
     uint64_t drops[PORT_DROP_N];
 };
 
@@ -90,7 +100,8 @@ struct port_class {
     uint16_t (*rx_burst)(struct port *port, struct rte_mbuf **pkts, uint16_t n);
 
     /* Sends n frames. The port owns all n afterwards, sent or not, and frees what it could not
-     * send. Returns how many were delivered to the peer. Worker. */
+     * send. Returns how many were delivered to the peer; each frame not delivered is counted in
+     * port->stats.drops under its reason (ring_full when the peer had no room). Worker. */
     uint16_t (*tx_burst)(struct port *port, struct rte_mbuf **pkts, uint16_t n);
 
     /* True while a peer is connected and ready to receive. Worker or any thread. */

@@ -24,13 +24,12 @@
 #define VHOST_TXQ         1  /* guest's transmit queue: hashi dequeues */
 #define VHOST_ENQUEUE_MAX 32 /* rte_vhost_enqueue_burst silently takes no more (MAX_PKT_BURST) */
 
-/* Features hashi does not handle yet, withdrawn from rte_vhost's defaults. Host TSO (and the
- * legacy GSO bit that also permits it) would bring 64 KB frames that hashi cannot segment for a
- * receiver that does not accept them (that needs software GSO); MQ would bring queues no
- * worker polls. */
+/* Features hashi does not handle, withdrawn from rte_vhost's defaults. HOST_TSO4/6 stay: the
+ * switch segments TSO frames in software for receivers that cannot take them. The legacy GSO
+ * bit would permit any GSO type, ECN and UFO frames hashi cannot segment, and MQ would bring
+ * queues no worker polls. */
 #define VHOST_UNHANDLED_FEATURES                                                                   \
-    ((1ull << VIRTIO_NET_F_GSO) | (1ull << VIRTIO_NET_F_HOST_TSO4) |                               \
-     (1ull << VIRTIO_NET_F_HOST_TSO6) | (1ull << VIRTIO_NET_F_HOST_ECN) |                          \
+    ((1ull << VIRTIO_NET_F_GSO) | (1ull << VIRTIO_NET_F_HOST_ECN) |                                \
      (1ull << VIRTIO_NET_F_HOST_UFO) | (1ull << VIRTIO_NET_F_GUEST_UFO) |                          \
      (1ull << VIRTIO_NET_F_GUEST_ECN) | (1ull << VIRTIO_NET_F_MQ))
 
@@ -273,6 +272,7 @@ static uint16_t vhost_tx_burst(struct port *port, struct rte_mbuf **pkts, uint16
             break;
     }
     rte_pktmbuf_free_bulk(pkts, n);
+    port->stats.drops[PORT_DROP_TX_RING_FULL] += n - sent;
     return sent;
 }
 

@@ -5,12 +5,15 @@
 
 #include <rte_ether.h>
 #include <rte_prefetch.h>
+#include <rte_tcp.h>
 
 #include "offload/csum.h"
+#include "offload/gso.h"
 
-int sw_init(struct sw *sw)
+int sw_init(struct sw *sw, struct rte_mempool *pool)
 {
     memset(sw, 0, sizeof *sw);
+    sw->pool = pool;
     return fdb_init(&sw->fdb, SW_FDB_CAPACITY);
 }
 
@@ -49,7 +52,6 @@ static void port_send(struct port *port)
     port->stats.tx_packets += sent;
     for (uint16_t i = 0; i < sent; i++)
         port->stats.tx_bytes += len[i];
-    port->stats.drops[PORT_DROP_TX_RING_FULL] += n - sent;
 }
 
 void sw_detach(struct sw *sw, struct port *port)
@@ -67,20 +69,65 @@ static inline void drop(struct port *port, enum port_drop reason, struct rte_mbu
     rte_pktmbuf_free(m);
 }
 
-/* Hands one copy of m to an egress port, or drops it there with a reason. */
-static inline void output(struct port *out, struct rte_mbuf *m)
+static inline bool is_tso(const struct rte_mbuf *m)
 {
-    if (unlikely(rte_pktmbuf_pkt_len(m) > out->max_frame))
-        return drop(out, PORT_DROP_TX_TOO_BIG, m);
-    /* A flooded frame is shared by every target, and completing its checksum here changes it
-     * for all of them: harmless, because a complete checksum (with the request cleared in the
-     * shared mbuf) suits every receiver, and a port that already sent it copied it first. */
-    if (unlikely(csum_is_partial(m)) && !(out->class->offloads(out) & PORT_OL_CSUM) &&
-        csum_complete(m) < 0)
-        return drop(out, PORT_DROP_TX_BAD_OFFLOAD, m);
+    return (m->ol_flags & RTE_MBUF_F_TX_TCP_SEG) != 0;
+}
+
+/* The longest frame m puts on a wire: each of a TSO frame's segments, or m itself. This is what
+ * an MTU limits. */
+static inline uint32_t wire_frame_len(const struct rte_mbuf *m)
+{
+    if (is_tso(m))
+        return (uint32_t)m->l2_len + m->l3_len + m->l4_len + m->tso_segsz;
+    return rte_pktmbuf_pkt_len(m);
+}
+
+static inline void enqueue(struct port *out, struct rte_mbuf *m)
+{
     out->tx_pkts[out->tx_count++] = m;
     if (out->tx_count == PORT_TX_BUFFER)
         port_send(out);
+}
+
+/* Software GSO for a receiver that cannot take this TSO frame whole. The frame is only read
+ * (it may be a flooded copy shared with other ports), and the segments come out with complete
+ * checksums, so they suit any receiver. */
+static void output_segmented(struct sw *sw, struct port *out, struct rte_mbuf *m)
+{
+    struct rte_mbuf *segs[GSO_MAX_SEGS];
+    int n = gso_segment(m, sw->pool, segs, GSO_MAX_SEGS);
+
+    rte_pktmbuf_free(m);
+    if (unlikely(n < 0)) {
+        out->stats.drops[n == GSO_ERR_NOMEM ? PORT_DROP_TX_NO_BUFFERS : PORT_DROP_TX_BAD_OFFLOAD]++;
+        return;
+    }
+    out->stats.gso_frames++;
+    out->stats.gso_segments += (uint64_t)n;
+    for (int i = 0; i < n; i++)
+        enqueue(out, segs[i]);
+}
+
+/* Hands one copy of m to an egress port, or drops it there with a reason. */
+static inline void output(struct sw *sw, struct port *out, struct rte_mbuf *m)
+{
+    uint32_t offloads;
+
+    if (unlikely(wire_frame_len(m) > out->max_frame))
+        return drop(out, PORT_DROP_TX_TOO_BIG, m);
+    offloads = out->class->offloads(out);
+    if (unlikely(is_tso(m))) {
+        uint32_t tso = (m->ol_flags & RTE_MBUF_F_TX_IPV6) ? PORT_OL_TSO6 : PORT_OL_TSO4;
+        if (!(offloads & tso))
+            return output_segmented(sw, out, m);
+    }
+    /* A flooded frame is shared by every target, and completing its checksum here changes it
+     * for all of them: harmless, because a complete checksum (with the request cleared in the
+     * shared mbuf) suits every receiver, and a port that already sent it copied it first. */
+    if (unlikely(csum_is_partial(m)) && !(offloads & PORT_OL_CSUM) && csum_complete(m) < 0)
+        return drop(out, PORT_DROP_TX_BAD_OFFLOAD, m);
+    enqueue(out, m);
 }
 
 static void flood(struct sw *sw, struct port *in, struct rte_mbuf *m)
@@ -102,7 +149,7 @@ static void flood(struct sw *sw, struct port *in, struct rte_mbuf *m)
         in->stats.flood_copies += n - 1;
     }
     for (uint16_t i = 0; i < n; i++)
-        output(targets[i], m);
+        output(sw, targets[i], m);
 }
 
 static inline bool bad_source(const struct rte_ether_addr *src)
@@ -129,7 +176,13 @@ void sw_input(struct sw *sw, struct port *in, struct rte_mbuf **pkts, uint16_t n
             drop(in, PORT_DROP_RX_BAD_FRAME, m);
             continue;
         }
-        if (unlikely(rte_pktmbuf_pkt_len(m) > in->max_frame)) {
+        /* ports that parse virtio-net headers check TSO requests fully; this catches what a
+         * vhost guest can still send (gso_size 0) before it costs anything downstream */
+        if (unlikely(is_tso(m)) && (m->tso_segsz == 0 || m->l4_len < sizeof(struct rte_tcp_hdr))) {
+            drop(in, PORT_DROP_RX_BAD_GSO, m);
+            continue;
+        }
+        if (unlikely(wire_frame_len(m) > in->max_frame)) {
             drop(in, PORT_DROP_RX_TOO_BIG, m);
             continue;
         }
@@ -145,7 +198,7 @@ void sw_input(struct sw *sw, struct port *in, struct rte_mbuf **pkts, uint16_t n
         else if (unlikely(dst == in->id))
             drop(in, PORT_DROP_RX_SAME_PORT, m);
         else
-            output(sw->ports[dst], m);
+            output(sw, sw->ports[dst], m);
     }
 }
 

@@ -7,10 +7,15 @@
  * unicast are flooded to every other port of the same bridge; nothing is ever sent back out of
  * its ingress port.
  *
+ * Offloads per egress port: a TSO frame goes whole to a port that takes TSO of its IP version
+ * and is segmented in software (offload/gso.c) for any other; a partial checksum is completed
+ * for a port without checksum offload. MTUs limit wire frames, so a TSO frame is measured by
+ * its segments (headers + gso_size), on the way in and on the way out.
+ *
  * Accounting (checked by the tests): every received frame is counted once in rx_packets of its
  * ingress port, and every copy of it ends either in tx_packets of one egress port or in one drop
- * counter, so summed over all ports
- *     rx_packets + flood_copies == tx_packets + drops
+ * counter; a segmented frame becomes gso_segments frames in place of one. Summed over all ports
+ *     rx_packets + flood_copies + gso_segments - gso_frames == tx_packets + drops
  */
 #ifndef HASHI_SWITCH_H
 #define HASHI_SWITCH_H
@@ -30,11 +35,12 @@ struct sw {
     struct port *ports[PORT_MAX]; /* by port id; NULL: free slot */
     uint16_t n_ports_max;         /* highest used id + 1, bounds the polling loop */
     uint32_t aging_s[CONFIG_MAX_BRIDGES];
-    uint32_t now; /* seconds, advanced by sw_tick() */
+    uint32_t now;             /* seconds, advanced by sw_tick() */
+    struct rte_mempool *pool; /* segments made by software GSO */
 };
 
 /* Returns 0 or ENOMEM. */
-int sw_init(struct sw *sw);
+int sw_init(struct sw *sw, struct rte_mempool *pool);
 void sw_destroy(struct sw *sw);
 
 /* Starts forwarding to and from port (its id and bridge already set). */

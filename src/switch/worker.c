@@ -12,7 +12,7 @@ struct worker_call {
     void *arg;
 };
 
-int worker_init(struct worker *w, unsigned lcore, int core)
+int worker_init(struct worker *w, unsigned lcore, int core, struct rte_mempool *pool)
 {
     memset(w, 0, sizeof *w);
     w->lcore = lcore;
@@ -21,7 +21,7 @@ int worker_init(struct worker *w, unsigned lcore, int core)
     atomic_init(&w->stop, false);
     atomic_init(&w->pending, NULL);
     pthread_mutex_init(&w->call_lock, NULL);
-    return sw_init(&w->sw);
+    return sw_init(&w->sw, pool);
 }
 
 void worker_destroy(struct worker *w)

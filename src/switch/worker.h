@@ -44,7 +44,7 @@ struct worker {
 typedef void (*worker_fn)(struct worker *w, void *arg);
 
 /* Returns 0 or ENOMEM. */
-int worker_init(struct worker *w, unsigned lcore, int core);
+int worker_init(struct worker *w, unsigned lcore, int core, struct rte_mempool *pool);
 void worker_destroy(struct worker *w);
 
 /* Launches the loop on its lcore. Returns 0 or a positive errno. */

@@ -151,10 +151,12 @@ class Hashi(Program):
                  what=f"port {name} link {want}")
 
     def assert_balanced(self, deleted=()):
-        """Every frame hashi received, and every flood copy, was sent or dropped with a reason.
-        `deleted`: the final counters `port del` returned for ports no longer listed."""
+        """Every frame hashi received, every flood copy and every software-GSO segment was sent
+        or dropped with a reason. `deleted`: the final counters `port del` returned for ports
+        no longer listed."""
         st = self.ctl("stats") + list(deleted)
-        rx = sum(p["rx_packets"] + p["flood_copies"] for p in st)
+        rx = sum(p["rx_packets"] + p["flood_copies"] + p["gso_segments"] - p["gso_frames"]
+                 for p in st)
         out = sum(p["tx_packets"] + sum(p["drops"].values()) for p in st)
         assert rx == out, f"counters do not balance: rx+copies={rx}, tx+drops={out}: {st}"
         return st

@@ -1,0 +1,204 @@
+#include "vnet_hdr.h"
+
+#include <string.h>
+
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_tcp.h>
+
+#include "offload/csum.h"
+
+#define TCP_CSUM_OFFSET 16
+#define UDP_CSUM_OFFSET 6
+#define MAX_VLAN_TAGS   2 /* 802.1ad outer + 802.1Q inner */
+
+/* What the frame says about itself, read from its first segment. */
+struct frame_headers {
+    uint16_t l2_len;
+    uint16_t ip_version; /* 4, 6, or 0 for anything else */
+    uint16_t l3_len;     /* IPv4 header with options; IPv6 header with extension headers */
+    uint8_t l4_proto;    /* IPv4 protocol or IPv6 next header */
+    bool fragment;       /* IPv4 MF or a fragment offset: no L4 header to offload */
+};
+
+/* Walks IPv6 extension headers that may precede TCP in a TSO frame (hop-by-hop, routing,
+ * destination options), so that l3_len ends at the L4 header. A fragment header, or one that
+ * does not fit, leaves the frame marked as having no usable L4 header. */
+static void skip_ipv6_extensions(const uint8_t *ip, uint32_t len, struct frame_headers *f)
+{
+    for (int i = 0; i < 8; i++) {
+        const uint8_t *ext = ip + f->l3_len;
+        switch (f->l4_proto) {
+        case IPPROTO_HOPOPTS:
+        case IPPROTO_ROUTING:
+        case IPPROTO_DSTOPTS:
+            if (len < f->l3_len + 8u)
+                break;
+            f->l4_proto = ext[0];
+            f->l3_len += (uint16_t)((ext[1] + 1) * 8);
+            continue;
+        case IPPROTO_FRAGMENT:
+            f->fragment = true;
+            return;
+        default:
+            if (len < f->l3_len)
+                f->fragment = true;
+            return;
+        }
+        break;
+    }
+    f->fragment = true;
+}
+
+static void parse(const struct rte_mbuf *m, struct frame_headers *f)
+{
+    const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+    uint32_t len = rte_pktmbuf_data_len(m);
+    uint16_t type;
+
+    memset(f, 0, sizeof *f);
+    if (len < RTE_ETHER_HDR_LEN)
+        return;
+    f->l2_len = RTE_ETHER_HDR_LEN;
+    type = rte_be_to_cpu_16(((const struct rte_ether_hdr *)p)->ether_type);
+    for (int tags = 0;
+         tags < MAX_VLAN_TAGS && (type == RTE_ETHER_TYPE_VLAN || type == RTE_ETHER_TYPE_QINQ);
+         tags++) {
+        if (len < f->l2_len + sizeof(struct rte_vlan_hdr))
+            return;
+        type = rte_be_to_cpu_16(((const struct rte_vlan_hdr *)(p + f->l2_len))->eth_proto);
+        f->l2_len += sizeof(struct rte_vlan_hdr);
+    }
+    p += f->l2_len;
+    len -= f->l2_len;
+    if (type == RTE_ETHER_TYPE_IPV4 && len >= sizeof(struct rte_ipv4_hdr)) {
+        const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)p;
+        if ((ip->version_ihl >> 4) != 4 || rte_ipv4_hdr_len(ip) < sizeof *ip)
+            return;
+        f->ip_version = 4;
+        f->l3_len = rte_ipv4_hdr_len(ip);
+        f->l4_proto = ip->next_proto_id;
+        f->fragment = (ip->fragment_offset &
+                       rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK)) != 0;
+    } else if (type == RTE_ETHER_TYPE_IPV6 && len >= sizeof(struct rte_ipv6_hdr)) {
+        const struct rte_ipv6_hdr *ip = (const struct rte_ipv6_hdr *)p;
+        if ((rte_be_to_cpu_32(ip->vtc_flow) >> 28) != 6)
+            return;
+        f->ip_version = 6;
+        f->l3_len = sizeof *ip;
+        f->l4_proto = ip->proto;
+        skip_ipv6_extensions(p, len, f);
+    }
+}
+
+/* The L4 checksum request as an mbuf flag, when the frame's own headers say that csum_start is
+ * a TCP or UDP header right after the IP header and csum_offset is that protocol's field.
+ * Anything else (IPv6 extension headers, SCTP, ICMP...) returns 0: the checksum is then
+ * completed at once, which is always correct, only slower. */
+static uint64_t csum_flag(const struct frame_headers *f, uint16_t start, uint16_t offset)
+{
+    if (f->ip_version == 0 || f->fragment || start != f->l2_len + f->l3_len)
+        return 0;
+    if (f->l4_proto == IPPROTO_TCP && offset == TCP_CSUM_OFFSET)
+        return RTE_MBUF_F_TX_TCP_CKSUM;
+    if (f->l4_proto == IPPROTO_UDP && offset == UDP_CSUM_OFFSET)
+        return RTE_MBUF_F_TX_UDP_CKSUM;
+    return 0;
+}
+
+static enum vnet_verdict set_csum(const struct virtio_net_hdr *h, const struct frame_headers *f,
+                                  struct rte_mbuf *m)
+{
+    uint32_t start = h->csum_start, offset = h->csum_offset;
+    uint64_t flag;
+
+    /* the field must be inside the first segment, which holds the headers */
+    if (start + offset + sizeof(uint16_t) > rte_pktmbuf_data_len(m))
+        return VNET_BAD_CSUM_OFFSET;
+    flag = csum_flag(f, (uint16_t)start, (uint16_t)offset);
+    if (flag == 0)
+        return csum_complete_at(m, start, offset) == 0 ? VNET_OK : VNET_BAD_CSUM_OFFSET;
+    m->l2_len = f->l2_len;
+    m->l3_len = f->l3_len;
+    m->ol_flags |= flag | (f->ip_version == 4 ? RTE_MBUF_F_TX_IPV4 : RTE_MBUF_F_TX_IPV6);
+    return VNET_OK;
+}
+
+/* TCP segmentation request: the frame must be TCP over the IP version gso_type names, with the
+ * partial checksum on the TCP header (the kernel always sends GSO frames that way), a whole TCP
+ * header in the first segment and some payload behind it. hdr_len is only a hint (Linux treats
+ * it so too), but one beyond the frame means the header is not this frame's. */
+static enum vnet_verdict set_gso(const struct virtio_net_hdr *h, const struct frame_headers *f,
+                                 struct rte_mbuf *m)
+{
+    const struct rte_tcp_hdr *tcp;
+    uint32_t hdrs, l4_len;
+    int version;
+
+    switch (h->gso_type) {
+    case VIRTIO_NET_HDR_GSO_TCPV4:
+        version = 4;
+        break;
+    case VIRTIO_NET_HDR_GSO_TCPV6:
+        version = 6;
+        break;
+    default: /* UDP, ECN: never offered to the kernel, so never valid from it */
+        return VNET_BAD_GSO;
+    }
+    if (f->ip_version != version || f->l4_proto != IPPROTO_TCP || f->fragment || h->gso_size == 0 ||
+        h->hdr_len > rte_pktmbuf_pkt_len(m))
+        return VNET_BAD_GSO;
+    if (!(m->ol_flags & RTE_MBUF_F_TX_TCP_CKSUM))
+        return VNET_BAD_CSUM_OFFSET;
+    if (m->l2_len + m->l3_len + sizeof *tcp > rte_pktmbuf_data_len(m))
+        return VNET_BAD_GSO;
+    tcp = rte_pktmbuf_mtod_offset(m, const struct rte_tcp_hdr *, m->l2_len + m->l3_len);
+    l4_len = (uint32_t)(tcp->data_off >> 4) * 4;
+    hdrs = m->l2_len + m->l3_len + l4_len;
+    if (l4_len < sizeof *tcp || hdrs > rte_pktmbuf_data_len(m) || hdrs >= rte_pktmbuf_pkt_len(m))
+        return VNET_BAD_GSO;
+    m->l4_len = l4_len;
+    m->tso_segsz = h->gso_size;
+    m->ol_flags |= RTE_MBUF_F_TX_TCP_SEG;
+    return VNET_OK;
+}
+
+enum vnet_verdict vnet_hdr_to_mbuf(const struct virtio_net_hdr *h, struct rte_mbuf *m)
+{
+    struct frame_headers f;
+    enum vnet_verdict v;
+
+    m->ol_flags = 0;
+    if (h->flags == 0 && h->gso_type == VIRTIO_NET_HDR_GSO_NONE)
+        return VNET_OK; /* the common case without offloads: nothing to look at */
+    parse(m, &f);
+    if (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+        v = set_csum(h, &f, m);
+        if (v != VNET_OK)
+            return v;
+    } else if (h->gso_type != VIRTIO_NET_HDR_GSO_NONE) {
+        return VNET_BAD_CSUM_OFFSET;
+    }
+    if (h->gso_type != VIRTIO_NET_HDR_GSO_NONE)
+        return set_gso(h, &f, m);
+    return VNET_OK;
+}
+
+void vnet_hdr_from_mbuf(const struct rte_mbuf *m, struct virtio_net_hdr *h)
+{
+    uint64_t l4 = m->ol_flags & RTE_MBUF_F_TX_L4_MASK;
+
+    memset(h, 0, sizeof *h);
+    if (m->ol_flags & RTE_MBUF_F_TX_TCP_SEG) {
+        h->gso_type = (m->ol_flags & RTE_MBUF_F_TX_IPV6) ? VIRTIO_NET_HDR_GSO_TCPV6
+                                                         : VIRTIO_NET_HDR_GSO_TCPV4;
+        h->gso_size = m->tso_segsz;
+        h->hdr_len = (uint16_t)(m->l2_len + m->l3_len + m->l4_len);
+        l4 = RTE_MBUF_F_TX_TCP_CKSUM; /* TSO implies the TCP checksum (DPDK's convention) */
+    }
+    if (l4 == RTE_MBUF_F_TX_TCP_CKSUM || l4 == RTE_MBUF_F_TX_UDP_CKSUM) {
+        h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+        h->csum_start = (uint16_t)(m->l2_len + m->l3_len);
+        h->csum_offset = l4 == RTE_MBUF_F_TX_TCP_CKSUM ? TCP_CSUM_OFFSET : UDP_CSUM_OFFSET;
+    }
+}

@@ -1,0 +1,163 @@
+/*
+ * AF_XDP uplinks through DPDK's net_af_xdp (libxdp/libbpf): an XDP program on the interface
+ * redirects received frames into a socket whose buffers are hashi's mbufs, so frames skip the
+ * kernel's network stack. Cheaper per frame than AF_PACKET, but without offloads: every frame is
+ * a plain Ethernet frame in one buffer (DPDK 22.11 has no AF_XDP multi-buffer), so the MTU is
+ * bounded by one mbuf and TSO frames are segmented in software on the way out.
+ *
+ * The switch reaches the device only through this port class; the ethdev is created when the
+ * port opens (rte_vdev_init) and removed when it closes.
+ */
+#include <errno.h>
+#include <net/if.h>
+#include <string.h>
+
+#include <rte_bus_vdev.h>
+#include <rte_ethdev.h>
+#include <rte_malloc.h>
+
+#include "ports/port.h"
+#include "util/util.h"
+
+#define AFXDP_RING_SIZE 1024
+
+struct afxdp_port {
+    struct port up;
+    char ifname[CONFIG_IFNAME_SIZE];
+    char vdev[RTE_DEV_NAME_MAX_LEN];
+    uint16_t eth_port;
+};
+
+const struct port_class afxdp_port_class;
+
+static struct afxdp_port *afxdp_port_cast(const struct port *port)
+{
+    return container_of(port, struct afxdp_port, up);
+}
+
+/* Configures and starts the ethdev with one queue pair. Returns 0, or -1 with err set. */
+static int start_device(struct afxdp_port *xp, const struct port_env *env, char *err, size_t errlen)
+{
+    struct rte_eth_conf conf;
+    struct rte_eth_dev_info info;
+    uint16_t id = xp->eth_port;
+    int socket = rte_eth_dev_socket_id(id);
+    int rc;
+
+    memset(&conf, 0, sizeof conf);
+    if ((rc = rte_eth_dev_info_get(id, &info)) != 0) {
+        snprintf(err, errlen, "AF_XDP device on %s: %s", xp->ifname, rte_strerror(-rc));
+        return -1;
+    }
+    if (xp->up.mtu > info.max_mtu) {
+        snprintf(err, errlen,
+                 "AF_XDP on %s carries an MTU of at most %u (one buffer per frame); lower mtu, "
+                 "or use type afpacket for jumbo frames",
+                 xp->ifname, info.max_mtu);
+        return -1;
+    }
+    if ((rc = rte_eth_dev_configure(id, 1, 1, &conf)) != 0 ||
+        (rc = rte_eth_dev_set_mtu(id, (uint16_t)xp->up.mtu)) != 0 ||
+        (rc = rte_eth_rx_queue_setup(id, 0, AFXDP_RING_SIZE, (unsigned)socket, NULL, env->pool)) !=
+            0 ||
+        (rc = rte_eth_tx_queue_setup(id, 0, AFXDP_RING_SIZE, (unsigned)socket, NULL)) != 0 ||
+        (rc = rte_eth_dev_start(id)) != 0) {
+        snprintf(err, errlen, "cannot start AF_XDP on %s: %s (hashi's log has DPDK's reason)",
+                 xp->ifname, rte_strerror(-rc));
+        return -1;
+    }
+    if ((rc = rte_eth_promiscuous_enable(id)) != 0)
+        LOG_WARN("port %s: promiscuous mode on %s: %s", xp->up.name, xp->ifname, rte_strerror(-rc));
+    return 0;
+}
+
+static int afxdp_open(const struct port_config *cfg, const struct port_env *env, struct port **out,
+                      char *err, size_t errlen)
+{
+    struct afxdp_port *xp = rte_zmalloc("afxdp_port", sizeof *xp, RTE_CACHE_LINE_SIZE);
+    char args[64];
+
+    if (!xp) {
+        snprintf(err, errlen, "out of memory");
+        return ENOMEM;
+    }
+    port_init(&xp->up, &afxdp_port_class, cfg);
+    strcpy(xp->ifname, cfg->ifname);
+    if (if_nametoindex(xp->ifname) == 0) {
+        snprintf(err, errlen, "interface %s does not exist; create it or fix iface", xp->ifname);
+        rte_free(xp);
+        return ENODEV;
+    }
+    snprintf(xp->vdev, sizeof xp->vdev, "net_af_xdp_%s", cfg->name);
+    snprintf(args, sizeof args, "iface=%s,start_queue=0,queue_count=1", xp->ifname);
+    if (rte_vdev_init(xp->vdev, args) != 0 ||
+        rte_eth_dev_get_port_by_name(xp->vdev, &xp->eth_port) != 0) {
+        snprintf(err, errlen,
+                 "cannot create an AF_XDP socket on %s (is the interface up, and does the "
+                 "kernel allow XDP on it? hashi's log has DPDK's reason)",
+                 xp->ifname);
+        rte_vdev_uninit(xp->vdev);
+        rte_free(xp);
+        return EINVAL;
+    }
+    if (start_device(xp, env, err, errlen) != 0) {
+        rte_eth_dev_close(xp->eth_port);
+        rte_vdev_uninit(xp->vdev);
+        rte_free(xp);
+        return EINVAL;
+    }
+    *out = &xp->up;
+    return 0;
+}
+
+static void afxdp_close(struct port *port)
+{
+    struct afxdp_port *xp = afxdp_port_cast(port);
+
+    rte_eth_dev_stop(xp->eth_port);
+    rte_eth_dev_close(xp->eth_port);
+    rte_vdev_uninit(xp->vdev);
+    rte_free(xp);
+}
+
+static uint16_t afxdp_rx_burst(struct port *port, struct rte_mbuf **pkts, uint16_t n)
+{
+    return rte_eth_rx_burst(afxdp_port_cast(port)->eth_port, 0, pkts, n);
+}
+
+static uint16_t afxdp_tx_burst(struct port *port, struct rte_mbuf **pkts, uint16_t n)
+{
+    uint16_t sent = rte_eth_tx_burst(afxdp_port_cast(port)->eth_port, 0, pkts, n);
+
+    rte_pktmbuf_free_bulk(pkts + sent, n - sent);
+    port->stats.drops[PORT_DROP_TX_RING_FULL] += n - sent;
+    return sent;
+}
+
+static bool afxdp_link_up(const struct port *port)
+{
+    (void)port;
+    return true; /* frames sent while the interface is down are the kernel's to drop */
+}
+
+static uint32_t afxdp_offloads(const struct port *port)
+{
+    (void)port;
+    return 0;
+}
+
+static void afxdp_describe(const struct port *port, json_t *out)
+{
+    json_object_set_new(out, "iface", json_string(afxdp_port_cast(port)->ifname));
+}
+
+const struct port_class afxdp_port_class = {
+    .type = "afxdp",
+    .open = afxdp_open,
+    .close = afxdp_close,
+    .rx_burst = afxdp_rx_burst,
+    .tx_burst = afxdp_tx_burst,
+    .link_up = afxdp_link_up,
+    .offloads = afxdp_offloads,
+    .describe = afxdp_describe,
+};

@@ -1,0 +1,172 @@
+#include "vnet_queue.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <rte_ether.h>
+
+#include "offload/vnet_hdr.h"
+
+int vnet_queue_init(struct vnet_queue *q, int fd, bool vnet_hdr, bool is_socket, uint32_t max_frame,
+                    struct rte_mempool *pool)
+{
+    uint32_t room = rte_pktmbuf_data_room_size(pool) - RTE_PKTMBUF_HEADROOM;
+    /* one byte more than the longest frame: a read that fills every byte was cut short */
+    uint32_t segs = (max_frame + 1 + room - 1) / room;
+
+    memset(q, 0, sizeof *q);
+    q->fd = fd;
+    if (segs > VNET_QUEUE_MAX_SEGS)
+        return EINVAL;
+    q->vnet_hdr = vnet_hdr;
+    q->is_socket = is_socket;
+    q->segs_per_frame = (uint16_t)segs;
+    q->pool = pool;
+    return 0;
+}
+
+void vnet_queue_fini(struct vnet_queue *q)
+{
+    rte_pktmbuf_free_bulk(q->spare, q->n_spare);
+    q->n_spare = 0;
+}
+
+static int refill(struct vnet_queue *q)
+{
+    uint16_t want = q->segs_per_frame - q->n_spare;
+
+    if (want == 0)
+        return 0;
+    if (rte_pktmbuf_alloc_bulk(q->pool, q->spare + q->n_spare, want) != 0)
+        return -1;
+    q->n_spare += want;
+    return 0;
+}
+
+/* Links the first mbufs of the spare chain that hold len bytes into one frame and moves the
+ * unused ones to the front. */
+static struct rte_mbuf *take_frame(struct vnet_queue *q, uint32_t len)
+{
+    struct rte_mbuf *head = q->spare[0], *prev = NULL;
+    uint16_t used = 0;
+    uint32_t left = len;
+
+    do {
+        struct rte_mbuf *m = q->spare[used++];
+        uint32_t part = RTE_MIN(left, (uint32_t)rte_pktmbuf_tailroom(m));
+        m->data_len = (uint16_t)part;
+        if (prev)
+            prev->next = m;
+        prev = m;
+        left -= part;
+    } while (left > 0);
+    prev->next = NULL;
+    head->nb_segs = used;
+    head->pkt_len = len;
+    q->n_spare -= used;
+    memmove(q->spare, q->spare + used, q->n_spare * sizeof q->spare[0]);
+    return head;
+}
+
+static ssize_t read_frame(struct vnet_queue *q, struct iovec *iov, int n_iov)
+{
+    if (q->is_socket) {
+        struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n_iov};
+        return recvmsg(q->fd, &msg, MSG_TRUNC); /* the true length, also when cut short */
+    }
+    return readv(q->fd, iov, n_iov);
+}
+
+static void rx_drop(struct port *port, enum port_drop reason, struct rte_mbuf *m)
+{
+    port->stats.rx_packets++;
+    port->stats.rx_bytes += rte_pktmbuf_pkt_len(m);
+    port->stats.drops[reason]++;
+    rte_pktmbuf_free(m);
+}
+
+uint16_t vnet_queue_rx(struct vnet_queue *q, struct port *port, struct rte_mbuf **pkts, uint16_t n)
+{
+    struct iovec iov[VNET_QUEUE_MAX_SEGS + 1];
+    struct virtio_net_hdr hdr;
+    uint16_t got = 0;
+
+    while (got < n && refill(q) == 0) {
+        uint32_t hdr_len = q->vnet_hdr ? sizeof hdr : 0, room = 0;
+        int n_iov = 0;
+        ssize_t r;
+
+        if (q->vnet_hdr)
+            iov[n_iov++] = (struct iovec){.iov_base = &hdr, .iov_len = sizeof hdr};
+        for (uint16_t i = 0; i < q->n_spare; i++) {
+            struct rte_mbuf *m = q->spare[i];
+            iov[n_iov++] = (struct iovec){.iov_base = rte_pktmbuf_mtod(m, void *),
+                                          .iov_len = rte_pktmbuf_tailroom(m)};
+            room += rte_pktmbuf_tailroom(m);
+        }
+        r = read_frame(q, iov, n_iov);
+        if (r < 0)
+            break; /* EAGAIN: the queue is empty; anything else shows again next poll */
+        if ((size_t)r <= hdr_len + RTE_ETHER_HDR_LEN) {
+            /* a runt: the switch counts it as a bad frame */
+            struct rte_mbuf *m = take_frame(q, r > (ssize_t)hdr_len ? (uint32_t)r - hdr_len : 1);
+            m->ol_flags = 0;
+            pkts[got++] = m;
+            continue;
+        }
+        uint32_t len = (uint32_t)r - hdr_len;
+        if (len >= room) {
+            rx_drop(port, PORT_DROP_RX_TOO_BIG, take_frame(q, room));
+            continue;
+        }
+        struct rte_mbuf *m = take_frame(q, len);
+        enum vnet_verdict v = q->vnet_hdr ? vnet_hdr_to_mbuf(&hdr, m) : VNET_OK;
+        if (!q->vnet_hdr)
+            m->ol_flags = 0;
+        if (unlikely(v != VNET_OK)) {
+            rx_drop(port, v == VNET_BAD_GSO ? PORT_DROP_RX_BAD_GSO : PORT_DROP_RX_BAD_CSUM_OFFSET,
+                    m);
+            continue;
+        }
+        pkts[got++] = m;
+    }
+    return got;
+}
+
+uint16_t vnet_queue_tx(struct vnet_queue *q, struct port *port, struct rte_mbuf **pkts, uint16_t n)
+{
+    struct iovec iov[VNET_QUEUE_MAX_SEGS + 1];
+    struct virtio_net_hdr hdr;
+    uint16_t sent = 0, i;
+
+    for (i = 0; i < n; i++) {
+        struct rte_mbuf *m = pkts[i];
+        int n_iov = 0;
+
+        if (m->nb_segs > VNET_QUEUE_MAX_SEGS) {
+            port->stats.drops[PORT_DROP_TX_ERROR]++;
+            continue;
+        }
+        if (q->vnet_hdr) {
+            vnet_hdr_from_mbuf(m, &hdr);
+            iov[n_iov++] = (struct iovec){.iov_base = &hdr, .iov_len = sizeof hdr};
+        }
+        for (struct rte_mbuf *s = m; s; s = s->next)
+            iov[n_iov++] = (struct iovec){.iov_base = rte_pktmbuf_mtod(s, void *),
+                                          .iov_len = rte_pktmbuf_data_len(s)};
+        if (writev(q->fd, iov, n_iov) >= 0) {
+            sent++;
+        } else if (errno == EAGAIN || errno == ENOBUFS) {
+            break; /* the kernel's queue is full: the rest of the burst waits no better */
+        } else {
+            port->stats
+                .drops[errno == ENETDOWN || errno == ENXIO || errno == EIO ? PORT_DROP_TX_LINK_DOWN
+                                                                           : PORT_DROP_TX_ERROR]++;
+        }
+    }
+    port->stats.drops[PORT_DROP_TX_RING_FULL] += n - i;
+    rte_pktmbuf_free_bulk(pkts, n);
+    return sent;
+}

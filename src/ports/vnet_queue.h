@@ -1,0 +1,53 @@
+/*
+ * One queue of frames to and from the kernel through a file descriptor, each frame optionally
+ * preceded by a virtio-net header: a TAP queue (/dev/net/tun with IFF_VNET_HDR) or a packet
+ * socket (AF_PACKET with PACKET_VNET_HDR). The TAP and AF_PACKET port types differ only in how
+ * they open their descriptors; receiving and sending are this module's.
+ *
+ * Receiving reads each frame straight into a chain of mbufs kept ready for the largest frame the
+ * queue can carry (64 KiB with TSO, the MTU without), so a frame is never copied twice and never
+ * truncated unseen; the mbufs a frame did not use wait for the next one. Nothing is allocated
+ * except from the mempool.
+ */
+#ifndef HASHI_VNET_QUEUE_H
+#define HASHI_VNET_QUEUE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_mbuf.h>
+
+#include "ports/port.h"
+
+/* The largest frame the kernel hands over with TSO on: a 64 KiB GSO packet with its L2 header. */
+#define VNET_QUEUE_MAX_FRAME (65536 + 64)
+#define VNET_QUEUE_MAX_SEGS  48 /* mbufs for one such frame, with room for small data rooms */
+
+struct vnet_queue {
+    int fd;
+    bool vnet_hdr;           /* frames carry a struct virtio_net_hdr */
+    bool is_socket;          /* recvmsg with MSG_TRUNC tells the true length of a long frame */
+    uint16_t segs_per_frame; /* mbufs a read is offered */
+    struct rte_mempool *pool;
+    uint16_t n_spare;
+    struct rte_mbuf *spare[VNET_QUEUE_MAX_SEGS];
+};
+
+/* Prepares q for fd (which it does not own). max_frame: the longest frame expected, which sizes
+ * the read. Returns 0, or EINVAL when the pool's buffers are too small for max_frame. */
+int vnet_queue_init(struct vnet_queue *q, int fd, bool vnet_hdr, bool is_socket, uint32_t max_frame,
+                    struct rte_mempool *pool);
+
+/* Returns the spare mbufs to the pool. */
+void vnet_queue_fini(struct vnet_queue *q);
+
+/* Reads up to n frames. A frame whose header is invalid, or longer than max_frame (the read
+ * offers one byte more to see that), is counted on port (rx_packets and the drop reason) and
+ * freed. Returns the frames stored in pkts. */
+uint16_t vnet_queue_rx(struct vnet_queue *q, struct port *port, struct rte_mbuf **pkts, uint16_t n);
+
+/* Writes n frames, headers made from their offload state; frees all n. Frames the kernel
+ * refused are counted on port by reason. Returns how many were written. */
+uint16_t vnet_queue_tx(struct vnet_queue *q, struct port *port, struct rte_mbuf **pkts, uint16_t n);
+
+#endif

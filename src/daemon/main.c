@@ -29,13 +29,42 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: hashi [--config FILE] [--ctl SOCK] [--core N]\n"
                  "       hashi --check-config FILE\n"
+                 "       hashi demo [--seconds N] [--uplink afpacket|afxdp]\n"
                  "       hashi --version | --help\n"
                  "\n"
                  "  --config FILE        start from FILE (see docs/config.md); without it hashi\n"
                  "                       starts one empty bridge br0, ports come by hashictl\n"
                  "  --ctl SOCK           control socket (default " CONFIG_CTL_DEFAULT ")\n"
                  "  --core N             CPU of the forwarding worker (default: the last one)\n"
-                 "  --check-config FILE  validate FILE and exit: 0 if good, 1 with the error\n");
+                 "  --check-config FILE  validate FILE and exit: 0 if good, 1 with the error\n"
+                 "  demo                 namespaces vm1, vm2 (TAP) and ext (uplink) on one\n"
+                 "                       bridge, measured with iperf3 (needs root)\n");
+}
+
+/* `hashi demo` is a script (it drives ip, iperf3 and hashictl), found beside the binary in a
+ * build tree or in hashi's libexec directory once installed. Returns only on failure. */
+static int run_demo(char **argv)
+{
+    char self[PATH_MAX], dir[PATH_MAX], script[PATH_MAX + 16];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+
+    if (n < 0) {
+        perror("hashi demo: /proc/self/exe");
+        return 1;
+    }
+    self[n] = '\0';
+    util_strlcpy(dir, self, sizeof dir);
+    *strrchr(dir, '/') = '\0';
+    snprintf(script, sizeof script, "%s/hashi-demo", dir);
+    if (access(script, R_OK) != 0)
+        snprintf(script, sizeof script, "%s/hashi-demo", HASHI_LIBEXECDIR);
+    setenv("HASHI_BIN_DIR", dir, 1);
+    /* "hashi demo ARGS..." becomes "bash SCRIPT ARGS..." */
+    argv[0] = "bash";
+    argv[1] = script;
+    execv("/bin/bash", argv);
+    fprintf(stderr, "hashi demo: cannot run /bin/bash %s: %s\n", script, strerror(errno));
+    return 1;
 }
 
 struct options {
@@ -218,6 +247,8 @@ int main(int argc, char **argv)
     int status = 0, core;
     sigset_t mask;
 
+    if (argc > 1 && !strcmp(argv[1], "demo"))
+        return run_demo(argv);
     if (parse_options(argc, argv, &opt, &status) < 0)
         return status;
     config_init(&cfg);

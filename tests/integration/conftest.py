@@ -265,6 +265,59 @@ class Loop(Program):
         self.end(signal.SIGINT)
 
 
+class Netns:
+    """A network namespace: a full TCP/IP host for ping, iperf3 and tshark."""
+
+    def __init__(self, name):
+        self.name = name
+        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+        _ip("netns", "add", name)
+        self.run("ip", "link", "set", "lo", "up")
+        # no IPv6 chatter: the tests count frames
+        self.run("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
+        self.run("sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1")
+
+    def run(self, *args, check=True, timeout=60):
+        r = subprocess.run(["ip", "netns", "exec", self.name] + list(args), capture_output=True,
+                           text=True, timeout=timeout)
+        if check:
+            assert r.returncode == 0, f"{self.name}: {' '.join(args)}: {r.stdout}{r.stderr}"
+        return r
+
+    def popen(self, *args, stdout=subprocess.DEVNULL):
+        return subprocess.Popen(["ip", "netns", "exec", self.name] + list(args), stdout=stdout,
+                                stderr=subprocess.STDOUT)
+
+    def take(self, ifname, addr, mtu):
+        """Moves ifname (from the root namespace) here and gives it addr/24 and mtu."""
+        _ip("link", "set", ifname, "netns", self.name)
+        self.setup(ifname, addr, mtu)
+
+    def setup(self, ifname, addr, mtu):
+        self.run("ip", "addr", "add", f"{addr}/24", "dev", ifname)
+        self.run("ip", "link", "set", ifname, "mtu", str(mtu), "up")
+
+    def destroy(self):
+        pids = subprocess.run(["ip", "netns", "pids", self.name], capture_output=True,
+                              text=True).stdout.split()
+        for pid in pids:
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except OSError:
+                pass
+        subprocess.run(["ip", "netns", "del", self.name], capture_output=True)
+
+
+def veth_pair(name, peer_ns, peer_name, mtu):
+    """A veth `name` in the root namespace (up) whose peer `peer_name` sits in peer_ns."""
+    subprocess.run(["ip", "link", "del", name], capture_output=True)
+    _ip("link", "add", name, "mtu", str(mtu), "type", "veth", "peer", "name", peer_name,
+        "mtu", str(mtu), "netns", peer_ns.name)
+    with open(f"/proc/sys/net/ipv6/conf/{name}/disable_ipv6", "w") as f:
+        f.write("1")
+    _ip("link", "set", name, "up")
+
+
 @pytest.fixture
 def workdir():
     d = tempfile.mkdtemp(prefix="hashi-it-")
@@ -279,7 +332,8 @@ def lab(workdir):
     class Lab:
         def __init__(self):
             self.dir = workdir
-            self.daemons, self.vmsets, self.loops = [], [], []
+            self.daemons, self.vmsets, self.loops, self.namespaces = [], [], [], []
+            self.links = []
 
         def hashi(self, config="", use_config=True):
             h = Hashi(self.dir, config, use_config)
@@ -291,6 +345,15 @@ def lab(workdir):
             self.vmsets.append(s)
             return s.start() if start else s
 
+        def netns(self, name):
+            ns = Netns(f"{name}-{os.getpid() % 10000}")
+            self.namespaces.append(ns)
+            return ns
+
+        def veth(self, name, peer_ns, peer_name, mtu=1500):
+            veth_pair(name, peer_ns, peer_name, mtu)
+            self.links.append(name)
+
         def loop(self, sock0, sock1, pktlen=64, pmd_args=()):
             lp = Loop(self.dir, sock0, sock1, pktlen, pmd_args)
             self.loops.append(lp)
@@ -301,9 +364,15 @@ def lab(workdir):
                 lp.stop()
             for s in self.vmsets:
                 s.destroy()
-            for h in self.daemons:
-                rc = h.stop()
-                assert rc == 0, f"hashi exited {rc}:\n{h.read_log()}"
+            try:
+                for h in self.daemons:
+                    rc = h.stop()
+                    assert rc == 0, f"hashi exited {rc}:\n{h.read_log()}"
+            finally:
+                for ns in self.namespaces:
+                    ns.destroy()
+                for link in self.links:
+                    subprocess.run(["ip", "link", "del", link], capture_output=True)
 
     lab = Lab()
     yield lab

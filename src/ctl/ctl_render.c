@@ -10,8 +10,8 @@ static void render_ports(FILE *out, const json_t *list)
     size_t i;
     const json_t *p;
 
-    fprintf(out, "%-16s %-11s %-8s %-5s %-5s %-16s %-7s %s\n", "NAME", "TYPE", "BRIDGE", "MTU",
-            "LINK", "OFFLOADS", "MODE", "PATH");
+    fprintf(out, "%-16s %-11s %-8s %-5s %-5s %-16s %-8s %s\n", "NAME", "TYPE", "BRIDGE", "MTU",
+            "LINK", "OFFLOADS", "MODE", "ENDPOINT");
     json_array_foreach(list, i, p)
     {
         const json_t *ol = json_object_get(p, "offloads");
@@ -22,9 +22,18 @@ static void render_ports(FILE *out, const json_t *list)
             if (json_is_true(json_object_get(ol, names[k])))
                 snprintf(offloads + strlen(offloads), sizeof offloads - strlen(offloads), "%s%s",
                          offloads[0] ? "," : "", names[k]);
-        fprintf(out, "%-16s %-11s %-8s %-5lld %-5s %-16s %-7s %s\n", S(p, "name"), S(p, "type"),
+        /* vhost-user: server/client and the socket; tap: created/attached and the device;
+         * uplinks: the interface */
+        const json_t *created = json_object_get(p, "created");
+        const char *mode = created ? (json_is_true(created) ? "created" : "attached") : S(p, "mode");
+        const char *endpoint = *S(p, "path") ? S(p, "path") : *S(p, "ifname") ? S(p, "ifname")
+                                                                               : S(p, "iface");
+        char queues[32] = "";
+        if (I(p, "queues") > 1)
+            snprintf(queues, sizeof queues, " (%lld queues)", I(p, "queues"));
+        fprintf(out, "%-16s %-11s %-8s %-5lld %-5s %-16s %-8s %s%s\n", S(p, "name"), S(p, "type"),
                 S(p, "bridge"), I(p, "mtu"), S(p, "link"), offloads[0] ? offloads : "-",
-                S(p, "mode"), S(p, "path"));
+                *mode ? mode : "-", endpoint, queues);
     }
 }
 

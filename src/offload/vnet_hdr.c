@@ -92,9 +92,9 @@ static void parse(const struct rte_mbuf *m, struct frame_headers *f)
 }
 
 /* The L4 checksum request as an mbuf flag, when the frame's own headers say that csum_start is
- * a TCP or UDP header right after the IP header and csum_offset is that protocol's field.
- * Anything else (IPv6 extension headers, SCTP, ICMP...) returns 0: the checksum is then
- * completed at once, which is always correct, only slower. */
+ * the TCP or UDP header that follows the IP header (and its IPv6 extension headers) and
+ * csum_offset is that protocol's field. Anything else (ICMP, fragments, a start elsewhere...)
+ * returns 0: the checksum is then completed at once, which is always correct, only slower. */
 static uint64_t csum_flag(const struct frame_headers *f, uint16_t start, uint16_t offset)
 {
     if (f->ip_version == 0 || f->fragment || start != f->l2_len + f->l3_len)

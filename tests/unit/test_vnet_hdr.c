@@ -84,6 +84,7 @@ struct fspec {
     int ip_opt;         /* IPv4 option bytes, a multiple of 4 */
     int n_ext;          /* IPv6 extension headers of 8 bytes each, types in ext[] */
     uint8_t ext[3];     /* P_HOPOPTS, P_ROUTING, P_DSTOPTS, P_FRAGMENT */
+    uint8_t ext_more;   /* 8-byte units the first one has beyond its 8 (its length field) */
     uint8_t proto;      /* P_TCP, P_UDP, P_ICMP, P_ICMPV6 */
     int tcp_opt;        /* TCP option bytes, a multiple of 4 */
     uint32_t payload;   /* bytes after the L4 header */
@@ -126,7 +127,8 @@ static void build(const struct fspec *s, uint8_t *buf, struct layout *lay)
     wr16(p, s->ethertype ? s->ethertype : s->ipv6 ? 0x86dd : 0x0800);
     p += 2;
     lay->l2 = (uint32_t)(p - buf);
-    lay->l3 = s->ipv6 ? 40 + 8 * (uint32_t)s->n_ext : 20 + (uint32_t)s->ip_opt;
+    lay->l3 = s->ipv6 ? 40 + 8 * ((uint32_t)s->n_ext + (s->n_ext ? s->ext_more : 0u))
+                      : 20 + (uint32_t)s->ip_opt;
     lay->l4 = l4_hdr_len(s);
     l4_total = lay->l4 + s->payload;
     lay->len = lay->l2 + lay->l3 + l4_total;
@@ -141,16 +143,18 @@ static void build(const struct fspec *s, uint8_t *buf, struct layout *lay)
         ip[7] = 64;
         for (int i = 0; i < 32; i++)
             ip[8 + i] = (uint8_t)(0x20 + i * 7);
-        for (int e = 0; e < s->n_ext; e++) {
-            uint8_t *x = ip + 40 + 8 * e;
+        for (int e = 0, at = 40; e < s->n_ext; e++) {
+            uint8_t *x = ip + at;
+            uint8_t more = e == 0 ? s->ext_more : 0;
             x[0] = e + 1 < s->n_ext ? s->ext[e + 1] : s->proto;
-            x[1] = 0; /* 8 bytes */
+            x[1] = more;
             if (s->ext[e] == P_FRAGMENT)
                 x[3] = 1; /* offset 0, more fragments */
             else if (s->ext[e] == P_ROUTING)
                 x[2] = 0, x[3] = 0; /* type 0, no segments left */
             else
-                x[2] = 1, x[3] = 4; /* PadN over the rest */
+                x[2] = 1, x[3] = (uint8_t)(4 + 8 * more); /* PadN over the rest */
+            at += 8 * (1 + more);
         }
         lay->pseudo = sum16(ip + 8, 32, 0) + l4_total + s->proto;
     } else {
@@ -375,6 +379,7 @@ static void test_csum_tcp_udp_flagged(void **state)
          * or UDP header right after them is flagged too */
         {.ipv6 = 1, .n_ext = 1, .ext = {P_HOPOPTS}, .proto = P_UDP, .payload = 300},
         {.ipv6 = 1, .n_ext = 2, .ext = {P_HOPOPTS, P_DSTOPTS}, .proto = P_TCP, .payload = 30},
+        {.ipv6 = 1, .n_ext = 1, .ext = {P_HOPOPTS}, .ext_more = 1, .proto = P_UDP, .payload = 9},
     };
     struct rte_mbuf *m;
     struct layout lay;
@@ -500,7 +505,30 @@ static void test_csum_other_completed_at_once(void **state)
         put(m);
     }
 
-    /* a UDP offset on a TCP header is not the TCP field: done as asked */
+    s = (struct fspec){.proto = P_TCP, .tcp_opt = 8, .payload = 50};
+    build(&s, frame, &lay);
+    snprintf(ctx, sizeof ctx, "tcp start + 4, offset 16");
+    {
+        uint32_t start = lay.l2 + lay.l3 + 4;
+        struct virtio_net_hdr h = csum_hdr(start, 16);
+        CHECK(run(&h, frame, lay.len, 0, after, &m) == VNET_OK);
+        CHECK(m->ol_flags == 0);
+        check_completed(frame, after, lay.len, start, 16);
+        put(m);
+    }
+
+    /* an offset other than the protocol's field is not that field: done as asked */
+    s = (struct fspec){.ipv6 = 1, .proto = P_UDP, .payload = 10};
+    build(&s, frame, &lay);
+    snprintf(ctx, sizeof ctx, "udp offset 4");
+    {
+        struct virtio_net_hdr h = csum_hdr(lay.l2 + lay.l3, 4);
+        CHECK(run(&h, frame, lay.len, 0, after, &m) == VNET_OK);
+        CHECK(m->ol_flags == 0);
+        check_completed(frame, after, lay.len, lay.l2 + lay.l3, 4);
+        put(m);
+    }
+
     s = (struct fspec){.proto = P_TCP, .payload = 10};
     build(&s, frame, &lay);
     snprintf(ctx, sizeof ctx, "tcp offset 6");
@@ -589,6 +617,12 @@ static void test_gso_valid(void **state)
          .ext = {P_HOPOPTS, P_ROUTING, P_DSTOPTS},
          .proto = P_TCP,
          .vlans = 2,
+         .payload = 2000},
+        {.ipv6 = 1,
+         .n_ext = 2,
+         .ext = {P_HOPOPTS, P_DSTOPTS},
+         .ext_more = 2,
+         .proto = P_TCP,
          .payload = 2000},
     };
     struct rte_mbuf *m;
@@ -739,6 +773,7 @@ static void test_gso_refused(void **state)
         {"gso csum_offset 6", tcp4, -1, -1, -1, -1, 0, 6, 0, -1, VNET_BAD_CSUM_OFFSET},
         {"gso csum_offset 18", tcp6, -1, -1, -1, -1, 0, 18, 0, -1, VNET_BAD_CSUM_OFFSET},
         {"gso csum_start 4 early", tcp4, -1, -1, -1, -1, -4, 20, 0, -1, VNET_BAD_CSUM_OFFSET},
+        {"gso csum_start 4 late", tcp6, -1, -1, -1, -1, 4, 16, 0, -1, VNET_BAD_CSUM_OFFSET},
         {"gso csum_start beyond the frame", tcp4, -1, -1, -1, -1, 4000, 16, 0, -1,
          VNET_BAD_CSUM_OFFSET},
     };
@@ -785,6 +820,7 @@ static void test_runts_and_truncated_headers(void **state)
         {.ipv6 = 1,
          .n_ext = 2,
          .ext = {P_HOPOPTS, P_DSTOPTS},
+         .ext_more = 1,
          .proto = P_TCP,
          .tcp_opt = 4,
          .payload = 4},

@@ -26,8 +26,8 @@ enum vnet_verdict {
 
 /* Sets m's offload state (ol_flags, l2_len, l3_len, l4_len, tso_segsz) from h, which arrived
  * with m. A partial checksum an mbuf cannot describe (not the TCP or UDP header behind the IP
- * header and its extension headers) is completed here. The headers up to the end of the TCP header must be
- * in m's first segment. Returns VNET_OK, or why m must be dropped. */
+ * header and its extension headers) is completed here. The headers up to the end of the TCP header
+ * must be in m's first segment. Returns VNET_OK, or why m must be dropped. */
 enum vnet_verdict vnet_hdr_to_mbuf(const struct virtio_net_hdr *h, struct rte_mbuf *m);
 
 /* Fills h for sending m: the inverse of vnet_hdr_to_mbuf. */

@@ -91,7 +91,7 @@ static json_t *port_list(struct hashi *h)
     json_t *list = json_array();
 
     for (unsigned id = 0; id < PORT_MAX; id++) {
-        const struct port *port = h->ports[id];
+        struct port *port = h->ports[id];
         if (!port)
             continue;
         uint32_t ol = port->class->offloads(port);

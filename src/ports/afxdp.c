@@ -146,7 +146,7 @@ static uint32_t afxdp_offloads(const struct port *port)
     return 0;
 }
 
-static void afxdp_describe(const struct port *port, json_t *out)
+static void afxdp_describe(struct port *port, json_t *out)
 {
     json_object_set_new(out, "iface", json_string(afxdp_port_cast(port)->ifname));
 }

@@ -110,9 +110,10 @@ struct port_class {
     /* PORT_OL_* the connected peer accepts; 0 when down. Worker or any thread. */
     uint32_t (*offloads)(const struct port *port);
 
-    /* Adds type-specific facts (path, mode, negotiated features) to a JSON object. May be
-     * NULL. Control thread. */
-    void (*describe)(const struct port *port, json_t *out);
+    /* Adds type-specific facts (path, mode, negotiated features, kernel-side drops) to a JSON
+     * object. May be NULL. Control thread; it may update control-thread-only fields of its
+     * own type (a kernel counter that resets when read is accumulated there). */
+    void (*describe)(struct port *port, json_t *out);
 };
 
 struct port {

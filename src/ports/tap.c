@@ -181,7 +181,7 @@ static uint32_t tap_offloads(const struct port *port)
     return tap_port_cast(port)->offload ? PORT_OL_CSUM | PORT_OL_TSO4 | PORT_OL_TSO6 : 0;
 }
 
-static void tap_describe(const struct port *port, json_t *out)
+static void tap_describe(struct port *port, json_t *out)
 {
     const struct tap_port *tp = tap_port_cast(port);
 

@@ -286,7 +286,7 @@ static uint32_t vhost_offloads(const struct port *port)
     return atomic_load_explicit(&vhost_port_cast(port)->offloads, memory_order_relaxed);
 }
 
-static void vhost_describe(const struct port *port, json_t *out)
+static void vhost_describe(struct port *port, json_t *out)
 {
     static const struct {
         int bit;

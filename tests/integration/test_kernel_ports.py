@@ -173,6 +173,8 @@ def test_uplink_with_offload_passes_gro_frames_whole(lab):
     assert st["up"]["tx_bytes"] / st["up"]["tx_packets"] > 1514
     assert all(p["gso_frames"] == 0 for p in st.values())
     h.assert_balanced()
+    # frames the kernel could not queue for hashi are outside hashi's counters: listed apart
+    assert h.ports()["up"]["kernel_drops"] >= 0
 
 
 def test_kernel_port_errors(lab):

@@ -228,8 +228,10 @@ int config_port_check(const struct port_config *port, char *err, size_t errlen)
             misplaced = "offload"; /* AF_XDP never carries offloads: nothing to turn off */
     }
     if (misplaced) {
-        snprintf(err, errlen, "port '%s': '%s' does not apply to a %s port; remove it", port->name,
-                 misplaced, type);
+        snprintf(err, errlen, "port '%s': '%s' does not apply to %s %s port; remove it", port->name,
+                 misplaced,
+                 port->type == PORT_TYPE_AFPACKET || port->type == PORT_TYPE_AFXDP ? "an" : "a",
+                 type);
         return -1;
     }
     return 0;

@@ -152,8 +152,9 @@ static json_t *pmd_stats(struct hashi *h)
 
     hashi_pmd_stats(h, &st);
     total = st.busy_cycles + st.idle_cycles;
-    /* buffers in use include those parked in ports (TAP read chains, AF_XDP fill rings) and
-     * in per-core caches: a count that only grows under steady traffic is a leak */
+    /* buffers in use include those parked in ports (TAP read chains, AF_XDP fill rings); those
+     * in per-core caches count as free. A count that only grows under steady traffic is a
+     * leak. */
     return json_pack("[{s:i, s:I, s:I, s:I, s:I, s:f, s:f, s:i, s:i}]", "core", h->worker.core,
                      "packets", (json_int_t)st.packets, "iterations", (json_int_t)st.iterations,
                      "busy_cycles", (json_int_t)st.busy_cycles, "idle_cycles",

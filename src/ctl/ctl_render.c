@@ -25,9 +25,11 @@ static void render_ports(FILE *out, const json_t *list)
         /* vhost-user: server/client and the socket; tap: created/attached and the device;
          * uplinks: the interface */
         const json_t *created = json_object_get(p, "created");
-        const char *mode = created ? (json_is_true(created) ? "created" : "attached") : S(p, "mode");
-        const char *endpoint = *S(p, "path") ? S(p, "path") : *S(p, "ifname") ? S(p, "ifname")
-                                                                               : S(p, "iface");
+        const char *mode =
+            created ? (json_is_true(created) ? "created" : "attached") : S(p, "mode");
+        const char *endpoint = *S(p, "path")     ? S(p, "path")
+                               : *S(p, "ifname") ? S(p, "ifname")
+                                                 : S(p, "iface");
         char queues[32] = "";
         if (I(p, "queues") > 1)
             snprintf(queues, sizeof queues, " (%lld queues)", I(p, "queues"));

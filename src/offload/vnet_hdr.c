@@ -135,14 +135,17 @@ static enum vnet_verdict set_gso(const struct virtio_net_hdr *h, const struct fr
     uint32_t hdrs, l4_len;
     int version;
 
-    switch (h->gso_type) {
+    /* The ECN bit marks a frame whose first segment carries CWR (the kernel's GRO sets it on
+     * what a packet socket reads). Segmenting keeps CWR on the first segment only, which is
+     * what gso.c and the receivers' own GSO do anyway, so the bit needs no state of its own. */
+    switch (h->gso_type & ~VIRTIO_NET_HDR_GSO_ECN) {
     case VIRTIO_NET_HDR_GSO_TCPV4:
         version = 4;
         break;
     case VIRTIO_NET_HDR_GSO_TCPV6:
         version = 6;
         break;
-    default: /* UDP, ECN: never offered to the kernel, so never valid from it */
+    default: /* UDP: never offered to the kernel, so never valid from it */
         return VNET_BAD_GSO;
     }
     if (f->ip_version != version || f->l4_proto != IPPROTO_TCP || f->fragment || h->gso_size == 0 ||

@@ -7,25 +7,35 @@
  *
  * The switch reaches the device only through this port class; the ethdev is created when the
  * port opens (rte_vdev_init) and removed when it closes.
+ *
+ * Each AF_XDP port receives into a buffer pool of its own, registered with the kernel as the
+ * socket's memory (UMEM), and closing the port frees that pool whole: DPDK 22.11's net_af_xdp
+ * does not return the buffers left in its fill ring when it closes (2048 per port), which in
+ * the shared pool would starve every other port after a few deletions.
  */
 #include <errno.h>
+#include <linux/bpf.h>
 #include <net/if.h>
 #include <string.h>
 
 #include <rte_bus_vdev.h>
 #include <rte_ethdev.h>
+#include <rte_errno.h>
 #include <rte_malloc.h>
 
 #include "ports/port.h"
 #include "util/util.h"
 
-#define AFXDP_RING_SIZE 1024
+#define AFXDP_RING_SIZE  1024
+#define AFXDP_POOL_SIZE  8191 /* fill + rx + tx rings, frames in the switch, per-core cache */
+#define AFXDP_POOL_CACHE 256
 
 struct afxdp_port {
     struct port up;
     char ifname[CONFIG_IFNAME_SIZE];
     char vdev[RTE_DEV_NAME_MAX_LEN];
     uint16_t eth_port;
+    struct rte_mempool *pool;
 };
 
 const struct port_class afxdp_port_class;
@@ -35,8 +45,29 @@ static struct afxdp_port *afxdp_port_cast(const struct port *port)
     return container_of(port, struct afxdp_port, up);
 }
 
+/* The port's own pool, buffers as large as the shared pool's. (Page-sized buffers would carry
+ * a larger MTU, but net_af_xdp 22.11 fails to register them as UMEM here.) */
+static struct rte_mempool *create_pool(void)
+{
+    static unsigned n_created; /* control thread only; names must be unique, not meaningful */
+    char name[RTE_MEMPOOL_NAMESIZE];
+
+    snprintf(name, sizeof name, "afxdp_%u", n_created++);
+    return rte_pktmbuf_pool_create(name, AFXDP_POOL_SIZE, AFXDP_POOL_CACHE, 0,
+                                   RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+}
+
+/* The largest MTU a frame can have and still fit one buffer after the headroom XDP keeps in
+ * front of it; larger frames the kernel drops unseen. */
+static uint32_t max_mtu(const struct rte_eth_dev_info *info, struct rte_mempool *pool)
+{
+    uint32_t frame = rte_pktmbuf_data_room_size(pool) - RTE_PKTMBUF_HEADROOM - XDP_PACKET_HEADROOM;
+
+    return RTE_MIN(info->max_mtu, frame - RTE_ETHER_HDR_LEN - RTE_VLAN_HLEN);
+}
+
 /* Configures and starts the ethdev with one queue pair. Returns 0, or -1 with err set. */
-static int start_device(struct afxdp_port *xp, const struct port_env *env, char *err, size_t errlen)
+static int start_device(struct afxdp_port *xp, char *err, size_t errlen)
 {
     struct rte_eth_conf conf;
     struct rte_eth_dev_info info;
@@ -49,16 +80,16 @@ static int start_device(struct afxdp_port *xp, const struct port_env *env, char 
         snprintf(err, errlen, "AF_XDP device on %s: %s", xp->ifname, rte_strerror(-rc));
         return -1;
     }
-    if (xp->up.mtu > info.max_mtu) {
+    if (xp->up.mtu > max_mtu(&info, xp->pool)) {
         snprintf(err, errlen,
                  "AF_XDP on %s carries an MTU of at most %u (one buffer per frame); lower mtu, "
                  "or use type afpacket for jumbo frames",
-                 xp->ifname, info.max_mtu);
+                 xp->ifname, max_mtu(&info, xp->pool));
         return -1;
     }
     if ((rc = rte_eth_dev_configure(id, 1, 1, &conf)) != 0 ||
         (rc = rte_eth_dev_set_mtu(id, (uint16_t)xp->up.mtu)) != 0 ||
-        (rc = rte_eth_rx_queue_setup(id, 0, AFXDP_RING_SIZE, (unsigned)socket, NULL, env->pool)) !=
+        (rc = rte_eth_rx_queue_setup(id, 0, AFXDP_RING_SIZE, (unsigned)socket, NULL, xp->pool)) !=
             0 ||
         (rc = rte_eth_tx_queue_setup(id, 0, AFXDP_RING_SIZE, (unsigned)socket, NULL)) != 0 ||
         (rc = rte_eth_dev_start(id)) != 0) {
@@ -77,6 +108,7 @@ static int afxdp_open(const struct port_config *cfg, const struct port_env *env,
     struct afxdp_port *xp = rte_zmalloc("afxdp_port", sizeof *xp, RTE_CACHE_LINE_SIZE);
     char args[64];
 
+    (void)env; /* frames arrive in the port's own pool */
     if (!xp) {
         snprintf(err, errlen, "out of memory");
         return ENOMEM;
@@ -88,6 +120,12 @@ static int afxdp_open(const struct port_config *cfg, const struct port_env *env,
         rte_free(xp);
         return ENODEV;
     }
+    if (!(xp->pool = create_pool())) {
+        snprintf(err, errlen, "cannot create the AF_XDP buffer pool (%s); give DPDK more memory",
+                 rte_strerror(rte_errno));
+        rte_free(xp);
+        return ENOMEM;
+    }
     snprintf(xp->vdev, sizeof xp->vdev, "net_af_xdp_%s", cfg->name);
     snprintf(args, sizeof args, "iface=%s,start_queue=0,queue_count=1", xp->ifname);
     if (rte_vdev_init(xp->vdev, args) != 0 ||
@@ -97,12 +135,14 @@ static int afxdp_open(const struct port_config *cfg, const struct port_env *env,
                  "kernel allow XDP on it? hashi's log has DPDK's reason)",
                  xp->ifname);
         rte_vdev_uninit(xp->vdev);
+        rte_mempool_free(xp->pool);
         rte_free(xp);
         return EINVAL;
     }
-    if (start_device(xp, env, err, errlen) != 0) {
+    if (start_device(xp, err, errlen) != 0) {
         rte_eth_dev_close(xp->eth_port);
         rte_vdev_uninit(xp->vdev);
+        rte_mempool_free(xp->pool);
         rte_free(xp);
         return EINVAL;
     }
@@ -117,6 +157,9 @@ static void afxdp_close(struct port *port)
     rte_eth_dev_stop(xp->eth_port);
     rte_eth_dev_close(xp->eth_port);
     rte_vdev_uninit(xp->vdev);
+    /* the switch holds none of these buffers now: it was detached from the port, and what the
+     * port received was sent (copied out, or by other AF_XDP ports) or freed before that */
+    rte_mempool_free(xp->pool);
     rte_free(xp);
 }
 

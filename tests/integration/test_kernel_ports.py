@@ -188,6 +188,10 @@ def test_kernel_port_errors(lab):
     assert r.returncode == 1 and "does not exist" in r.stderr
     r = h.run_ctl("port", "add", "x", "type", "afxdp", "iface", up, "mtu", "9000")
     assert r.returncode == 1 and "use type afpacket for jumbo frames" in r.stderr, r.stderr
+    # an AF_XDP port's buffers go with it (net_af_xdp keeps its fill ring's on close)
+    h.ctl("port", "add", "x", "type", "afxdp", "iface", up)
+    h.ctl("port", "del", "x")
+    assert h.ctl("pmd-stats")[0]["buffers_in_use"] == 0
     # a veth is not a TAP
     r = h.run_ctl("port", "add", "x", "type", "tap", "ifname", up)
     assert r.returncode == 1 and "not a TAP" in r.stderr, r.stderr

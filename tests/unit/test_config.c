@@ -401,9 +401,9 @@ static void test_error_bad_port_values(void **state)
     expect_error("[port vm1]\ntype = tap\nifname = t\npath = /run/x.sock\n", 1,
                  "'path' does not apply to a tap port", NULL);
     expect_error("[port up]\ntype = afxdp\niface = eth0\nqueues = 2\n", 1,
-                 "'queues' does not apply to a afxdp port", NULL);
+                 "'queues' does not apply to an afxdp port", NULL);
     expect_error("[port up]\ntype = afxdp\niface = eth0\noffload = off\n", 1,
-                 "'offload' does not apply to a afxdp port", NULL);
+                 "'offload' does not apply to an afxdp port", NULL);
     expect_error("[port a]\ntype = tap\nifname = t0\n[port b]\ntype = afpacket\niface = t0\n", 4,
                  "port 'b' uses the interface of port 'a' (line 1)", NULL);
     expect_error("[port vm1]\npath = run/vm1.sock\n", 2, "path must be an absolute socket path",

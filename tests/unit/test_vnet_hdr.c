@@ -642,7 +642,9 @@ static void test_gso_valid(void **state)
         for (size_t k = 0; k < RTE_DIM(hdr_lens); k++) {
             /* one segment; headers alone in the first; the first ending in the payload */
             for (int cut = 0; cut < 3; cut++) {
-                struct virtio_net_hdr h = gso_hdr(type, 1448, &lay);
+                /* the third variant carries the ECN bit, which GRO sets after a CWR */
+                uint8_t t = (uint8_t)(type | (cut == 2 ? VIRTIO_NET_HDR_GSO_ECN : 0));
+                struct virtio_net_hdr h = gso_hdr(t, 1448, &lay);
                 uint32_t split = cut == 0 ? 0 : cut == 1 ? hdrs : hdrs + 1;
 
                 h.hdr_len = hdr_lens[k];
@@ -686,8 +688,8 @@ static void test_gso_refused(void **state)
         /* gso_type not TCP, or not the frame's */
         {"gso udp (ufo)", udp4, VIRTIO_NET_HDR_GSO_UDP, -1, -1, -1, 0, -1, 0, -1, VNET_BAD_GSO},
         {"gso udp_l4", udp6, GSO_UDP_L4, -1, -1, -1, 0, -1, 0, -1, VNET_BAD_GSO},
-        {"tcpv4 | ecn", tcp4, V4 | VIRTIO_NET_HDR_GSO_ECN, -1, -1, -1, 0, -1, 0, -1, VNET_BAD_GSO},
-        {"tcpv6 | ecn", tcp6, V6 | VIRTIO_NET_HDR_GSO_ECN, -1, -1, -1, 0, -1, 0, -1, VNET_BAD_GSO},
+        {"udp | ecn", udp4, VIRTIO_NET_HDR_GSO_UDP | VIRTIO_NET_HDR_GSO_ECN, -1, -1, -1, 0, -1, 0,
+         -1, VNET_BAD_GSO},
         {"gso type 2", tcp4, 2, -1, -1, -1, 0, -1, 0, -1, VNET_BAD_GSO},
         {"gso type 0x7f", tcp4, 0x7f, -1, -1, -1, 0, -1, 0, -1, VNET_BAD_GSO},
         {"gso type 0xff", tcp6, 0xff, -1, -1, -1, 0, -1, 0, -1, VNET_BAD_GSO},

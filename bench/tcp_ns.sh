@@ -61,9 +61,7 @@ HASHI_PID=""
 
 cleanup() {
     trap - INT TERM
-    for ns in $NS_A $NS_B; do
-        ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null || true
-    done
+    kill_hosts
     if [ -n "$HASHI_PID" ]; then
         kill -TERM "$HASHI_PID" 2>/dev/null || true
         wait "$HASHI_PID" 2>/dev/null || true
@@ -127,7 +125,13 @@ CONF
     done
 }
 
+kill_hosts() { # the iperf3 left in the namespaces
+    local ns
+    for ns in $NS_A $NS_B; do ip netns pids "$ns" 2> /dev/null | xargs -r kill 2> /dev/null || true; done
+}
+
 down_hashi() {
+    kill_hosts
     if ! kill -TERM "$HASHI_PID" 2> /dev/null; then
         local status=0
         wait "$HASHI_PID" 2> /dev/null || status=$?
@@ -156,6 +160,7 @@ up_ovs() {
 
 down_ovs() {
     local pid=${OVS_PID:-$(cat "$WORK/ovs/vswitchd.pid" 2> /dev/null)}
+    kill_hosts
     bash "$OVS" down "$WORK/ovs" $NS_A $NS_B > /dev/null 2>&1 || true
     # ovs-vswitchd may take a few seconds to exit: the next switch should not share its CPU
     for _ in $(seq 100); do kill -0 "$pid" 2> /dev/null || break; sleep 0.1; done
@@ -187,6 +192,7 @@ up_bridge() {
 }
 
 down_bridge() {
+    kill_hosts
     ip netns del $NS_A 2>/dev/null || true
     ip netns del $NS_B 2>/dev/null || true
     ip link del hb-br 2>/dev/null || true
@@ -220,10 +226,15 @@ measure() {
         sleep 0.1
     done
     cpu_start "$sw"
-    json=$(ip netns exec $NS_A "${PIN[@]}" iperf3 -c $ADDR_B -t "$T" -P "$streams" -J) || true
+    # a switch that stops forwarding leaves the client waiting on TCP: the timeout ends it
+    json=$(ip netns exec $NS_A "${PIN[@]}" timeout -k 5 $((T + 30)) iperf3 -c $ADDR_B -t "$T" -P "$streams" -J) || true
     local cpu
     cpu=$(cpu_end "$sw") || cpu="?"
     printf '%s' "$json" > "$WORK/iperf-$sw.json"
+    if [ "$sw" = hashi ] && ! kill -0 "$HASHI_PID" 2> /dev/null; then
+        echo "? ? ?" # hashi died during the run (down_hashi tells how)
+        return
+    fi
     python3 - "$WORK/iperf-$sw.json" "${cpu:-?}" <<'PY'
 import json, sys
 try:
@@ -239,9 +250,10 @@ PY
 # Other switches polling on this machine (another engineer's hashi, OVS or testpmd) take CPU
 # from the one measured: name them in the progress line.
 neighbours() {
-    local pid out=""
+    local pid name out=""
     for pid in $(pgrep -x hashi; pgrep -x ovs-vswitchd; pgrep -f '^[^ ]*dpdk-testpmd '); do
-        [ "$pid" = "$HASHI_PID" ] || [ "$pid" = "$OVS_PID" ] || out+=" $(ps -o comm= -p "$pid")[$pid]"
+        [ "$pid" = "$HASHI_PID" ] || [ "$pid" = "$OVS_PID" ] && continue
+        name=$(ps -o comm= -p "$pid") && out+=" ${name}[$pid]" # (unless it has just exited)
     done
     echo "${out# }"
 }

@@ -125,7 +125,12 @@ static inline void output(struct sw *sw, struct port *out, struct rte_mbuf *m)
     /* A flooded frame is shared by every target, and completing its checksum here changes it
      * for all of them: harmless, because a complete checksum (with the request cleared in the
      * shared mbuf) suits every receiver, and a port that already sent it copied it first. */
-    if (unlikely(csum_is_partial(m)) && !(offloads & PORT_OL_CSUM) && csum_complete(m) < 0)
+    /* (virtio's partial checksum is a ones' complement sum: an SCTP CRC request fits no
+     * receiver, and csum_complete refuses it) */
+    if (unlikely(csum_is_partial(m)) &&
+        (!(offloads & PORT_OL_CSUM) ||
+         (m->ol_flags & RTE_MBUF_F_TX_L4_MASK) == RTE_MBUF_F_TX_SCTP_CKSUM) &&
+        csum_complete(m) < 0)
         return drop(out, PORT_DROP_TX_BAD_OFFLOAD, m);
     enqueue(out, m);
 }

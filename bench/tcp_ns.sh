@@ -56,7 +56,7 @@ for ns in $NS_A $NS_B; do
 done
 scripts/deps.sh bench
 scripts/build.sh "$BUILD"
-WORK=$(mktemp -d /tmp/hashi-tcp.XXXXXX)
+WORK=$(mktemp -d /tmp/hb-tcp-ns.XXXXXX)
 HASHI_PID=""
 
 cleanup() {
@@ -225,7 +225,7 @@ measure() {
         ip netns exec $NS_B ss -Htln 'sport = :5201' | grep -q . && break
         sleep 0.1
     done
-    cpu_start "$sw"
+    cpu_start "$sw" || true
     # a switch that stops forwarding leaves the client waiting on TCP: the timeout ends it
     json=$(ip netns exec $NS_A "${PIN[@]}" timeout -k 5 $((T + 30)) iperf3 -c $ADDR_B -t "$T" -P "$streams" -J) || true
     local cpu
@@ -281,8 +281,14 @@ for round in $(seq "$ROUNDS"); do
                 ok=0
             fi
             for p in $STREAMS; do
+                # a hashi that has died meanwhile (down_hashi says how) forwards nothing more
+                [ "$sw" = hashi ] && ! kill -0 "$HASHI_PID" 2> /dev/null && ok=0
                 busy=$(neighbours)
-                if [ $ok = 1 ]; then read -r g r c < <(measure "$sw" "$p"); else g="?" r="?" c="?"; fi
+                g="?" r="?" c="?"
+                if [ $ok = 1 ]; then
+                    read -r g r c < <(measure "$sw" "$p") || true
+                    g=${g:-?} r=${r:-?} c=${c:-?}
+                fi
                 k="$sw $mtu $p"
                 gbps[$k]+="$g " retr[$k]+="$r " cpu[$k]+="$c "
                 [ -n "$busy" ] && CROWDED=$((CROWDED + 1))

@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(gcc meson ninja-build pkg-config libdpdk-dev dpdk-dev libjansson-dev libcmocka-dev
           python3 python3-pytest python3-scapy iproute2 procps iperf3 ethtool iputils-ping tshark)
-[ "${1:-}" = bench ] && packages+=(openvswitch-switch-dpdk openvswitch-switch iperf3 ethtool)
+[ "${1:-}" = bench ] && packages+=(openvswitch-switch-dpdk openvswitch-switch)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -19,8 +19,9 @@ def ifname(role):
     return f"ht{TAG}{role}"  # at most 15 characters
 
 
-def tap_port(name, role, mtu=9000, offload="on"):
-    return f"[port {name}]\ntype = tap\nifname = {ifname(role)}\nmtu = {mtu}\noffload = {offload}\n"
+def tap_port(name, role, mtu=9000, offload="on", queues=1):
+    return (f"[port {name}]\ntype = tap\nifname = {ifname(role)}\nmtu = {mtu}\n"
+            f"offload = {offload}\nqueues = {queues}\n")
 
 
 def iperf(client, server, addr, seconds=2, args=()):
@@ -50,20 +51,25 @@ def mac(ns, iface):
     return ns.run("cat", f"/sys/class/net/{iface}/address").stdout.strip()
 
 
-def two_taps(lab, mtu, offload="on"):
-    h = lab.hashi(tap_port("a", "a", offload=offload) + tap_port("b", "b", offload=offload))
+def two_taps(lab, mtu, offload="on", queues=1):
+    h = lab.hashi(tap_port("a", "a", offload=offload, queues=queues) +
+                  tap_port("b", "b", offload=offload, queues=queues))
     a, b = lab.netns("a"), lab.netns("b")
     a.take(ifname("a"), "10.88.0.1", mtu)
     b.take(ifname("b"), "10.88.0.2", mtu)
     return h, a, b
 
 
-@pytest.mark.parametrize("mtu", [1500, 9000])
-def test_tap_to_tap_carries_tso_frames_whole(lab, mtu):
-    h, a, b = two_taps(lab, mtu)
+@pytest.mark.parametrize("mtu,queues", [(1500, 1), (9000, 1), (1500, 4)])
+def test_tap_to_tap_carries_tso_frames_whole(lab, mtu, queues):
+    """With several queues (IFF_MULTI_QUEUE) the kernel spreads flows over them: four streams
+    must all arrive, so hashi reads every queue."""
+    h, a, b = two_taps(lab, mtu, queues=queues)
     ping(a, "10.88.0.2", mtu)
-    summary = iperf(a, b, "10.88.0.2")
+    summary = iperf(a, b, "10.88.0.2", args=("-P", str(queues)) if queues > 1 else ())
     assert gbits(summary) > 0.2, summary
+    rates = [s["receiver"]["bits_per_second"] for s in summary["streams"]]
+    assert len(rates) == queues and min(rates) > 1e7, rates
     st = h.stats()
     # the sender's kernel handed hashi TSO frames and hashi passed them on unsegmented: the
     # average frame is far above the MTU, and nothing was segmented in software

@@ -124,9 +124,9 @@ static inline void output(struct sw *sw, struct port *out, struct rte_mbuf *m)
     }
     /* A flooded frame is shared by every target, and completing its checksum here changes it
      * for all of them: harmless, because a complete checksum (with the request cleared in the
-     * shared mbuf) suits every receiver, and a port that already sent it copied it first. */
-    /* (virtio's partial checksum is a ones' complement sum: an SCTP CRC request fits no
-     * receiver, and csum_complete refuses it) */
+     * shared mbuf) suits every receiver, and a port that already sent it copied it first.
+     * virtio's partial checksum is a ones' complement sum, so an SCTP CRC request fits no
+     * receiver: csum_complete refuses it and the frame is dropped. */
     if (unlikely(csum_is_partial(m)) &&
         (!(offloads & PORT_OL_CSUM) ||
          (m->ol_flags & RTE_MBUF_F_TX_L4_MASK) == RTE_MBUF_F_TX_SCTP_CKSUM) &&

@@ -109,11 +109,10 @@ uint16_t vnet_queue_rx(struct vnet_queue *q, struct port *port, struct rte_mbuf 
         r = read_frame(q, iov, n_iov);
         if (r < 0)
             break; /* EAGAIN: the queue is empty; anything else shows again next poll */
-        if ((size_t)r <= hdr_len + RTE_ETHER_HDR_LEN) {
-            /* a runt: the switch counts it as a bad frame */
-            struct rte_mbuf *m = take_frame(q, r > (ssize_t)hdr_len ? (uint32_t)r - hdr_len : 1);
-            m->ol_flags = 0;
-            pkts[got++] = m;
+        if ((size_t)r < hdr_len + RTE_ETHER_HDR_LEN) {
+            /* shorter than an Ethernet header (or than the virtio-net header): handed on as it
+             * is, so the switch counts it as a bad frame like any other runt */
+            pkts[got++] = take_frame(q, r > (ssize_t)hdr_len ? (uint32_t)r - hdr_len : 1);
             continue;
         }
         uint32_t len = (uint32_t)r - hdr_len;
@@ -121,10 +120,9 @@ uint16_t vnet_queue_rx(struct vnet_queue *q, struct port *port, struct rte_mbuf 
             rx_drop(port, PORT_DROP_RX_TOO_BIG, take_frame(q, room));
             continue;
         }
+        /* (fresh mbufs carry no offload flags: without a header there is nothing to set) */
         struct rte_mbuf *m = take_frame(q, len);
         enum vnet_verdict v = q->vnet_hdr ? vnet_hdr_to_mbuf(&hdr, m) : VNET_OK;
-        if (!q->vnet_hdr)
-            m->ol_flags = 0;
         if (unlikely(v != VNET_OK)) {
             rx_drop(port, v == VNET_BAD_GSO ? PORT_DROP_RX_BAD_GSO : PORT_DROP_RX_BAD_CSUM_OFFSET,
                     m);

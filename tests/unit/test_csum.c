@@ -11,24 +11,9 @@
 #include <string.h>
 
 #include "offload/csum.h"
+#include "ref_csum.h"
 
 #define ETH_LEN 14
-
-static uint32_t sum16(const uint8_t *p, size_t len, uint32_t sum)
-{
-    for (size_t i = 0; i + 1 < len; i += 2)
-        sum += (uint32_t)(p[i] << 8 | p[i + 1]);
-    if (len & 1)
-        sum += (uint32_t)(p[len - 1] << 8);
-    return sum;
-}
-
-static uint16_t fold(uint32_t sum)
-{
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    return (uint16_t)sum;
-}
 
 /* Builds Ethernet + IPv4 or IPv6 + TCP or UDP with `payload` bytes into buf; returns the frame
  * length. The L4 checksum field holds the pseudo-header sum, as a virtio sender leaves it. Sets
@@ -53,7 +38,6 @@ static size_t build(uint8_t *buf, int ipv6, int udp, size_t payload, uint16_t *e
         ip[7] = 64;
         for (int i = 0; i < 32; i++)
             ip[8 + i] = (uint8_t)(0x20 + i * 3);
-        pseudo = sum16(ip + 8, 32, 0) + (uint32_t)l4_len + proto;
     } else {
         ip[0] = 0x45;
         ip[2] = (uint8_t)((l3 + l4_len) >> 8);
@@ -61,8 +45,8 @@ static size_t build(uint8_t *buf, int ipv6, int udp, size_t payload, uint16_t *e
         ip[8] = 64;
         ip[9] = proto;
         memcpy(ip + 12, (uint8_t[]){10, 0, 0, 1, 10, 0, 0, 2}, 8);
-        pseudo = sum16(ip + 12, 8, 0) + (uint32_t)l4_len + proto;
     }
+    pseudo = ref_pseudo(ip, ipv6, proto, (uint32_t)l4_len);
     th[0] = 0x12, th[1] = 0x34, th[2] = 0x00, th[3] = 0x50;
     if (udp) {
         th[4] = (uint8_t)(l4_len >> 8);
@@ -75,12 +59,12 @@ static size_t build(uint8_t *buf, int ipv6, int udp, size_t payload, uint16_t *e
         th[l4 + i] = (uint8_t)(i * 13 + 7);
 
     /* the right answer, computed with the field zero */
-    uint16_t ck = (uint16_t)~fold(sum16(th, l4_len, pseudo));
+    uint16_t ck = (uint16_t)~ref_fold(ref_sum16(th, l4_len, pseudo));
     if (udp && ck == 0)
         ck = 0xffff;
     *expected = ck;
     /* what the sender leaves: the pseudo-header sum, not complemented */
-    uint16_t partial = fold(pseudo);
+    uint16_t partial = ref_fold(pseudo);
     th[field] = (uint8_t)(partial >> 8);
     th[field + 1] = (uint8_t)partial;
     return len;

@@ -23,6 +23,7 @@
 #include <rte_mbuf.h>
 
 #include "offload/gso.h"
+#include "ref_csum.h"
 
 #define POOL_SIZE   8191
 #define SMALL_ROOM  100 /* bytes after the headroom: headers straddle the output mbufs */
@@ -65,23 +66,6 @@ static uint32_t rnd(void)
 static uint32_t between(uint32_t lo, uint32_t hi)
 {
     return lo + rnd() % (hi - lo + 1);
-}
-
-/* RFC 1071, on big-endian 16-bit words, written out rather than borrowed. */
-static uint32_t sum16(const uint8_t *p, size_t len, uint32_t sum)
-{
-    for (size_t i = 0; i + 1 < len; i += 2)
-        sum += (uint32_t)(p[i] << 8 | p[i + 1]);
-    if (len & 1)
-        sum += (uint32_t)(p[len - 1] << 8);
-    return sum;
-}
-
-static uint16_t fold(uint32_t sum)
-{
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    return (uint16_t)sum;
 }
 
 static uint16_t rd16(const uint8_t *p)
@@ -364,7 +348,6 @@ static void verify(const struct spec *s, const struct layout *lay, const uint8_t
         struct rte_mbuf *g = segs[i];
         uint32_t off = i * s->mss, len = RTE_MIN((uint32_t)s->mss, s->payload - off);
         const uint8_t *ip = seg + lay->l2, *th = ip + lay->l3;
-        uint32_t pseudo;
 
         CHECK(g->ol_flags == 0);
         CHECK(g->l2_len == lay->l2 && g->l3_len == lay->l3 && g->l4_len == lay->l4);
@@ -373,13 +356,10 @@ static void verify(const struct spec *s, const struct layout *lay, const uint8_t
         CHECK(memcmp(seg + lay->hdr, frame + lay->hdr + off, len) == 0);
         total += len;
 
-        if (s->ipv6) {
-            pseudo = sum16(ip + 8, 32, 0) + lay->l4 + len + 6;
-        } else {
-            CHECK(fold(sum16(ip, lay->l3, 0)) == 0xffff);
-            pseudo = sum16(ip + 12, 8, 0) + lay->l4 + len + 6;
-        }
-        CHECK(fold(sum16(th, lay->l4 + len, pseudo)) == 0xffff);
+        if (!s->ipv6)
+            CHECK(ref_fold(ref_sum16(ip, lay->l3, 0)) == 0xffff);
+        CHECK(ref_fold(ref_sum16(th, lay->l4 + len, ref_pseudo(ip, s->ipv6, 6, lay->l4 + len))) ==
+              0xffff);
 
         expected_header(s, lay, frame, i, want, len, exp);
         blank_checksums(s, lay, exp);
@@ -640,6 +620,26 @@ static void expect_bad_byte(enum shape shape, uint32_t at_l3, uint8_t value, con
 static void test_refuses_bad_metadata(void **state)
 {
     static uint8_t frame[FRAME_MAX];
+    /* l3_len and ol_flags that do not describe the frame: the flags cleared, then set, and
+     * l3_len (0: left as it was) */
+    static const struct {
+        enum shape shape;
+        uint64_t clear, set;
+        uint16_t l3_len;
+        const char *what;
+    } spoiled[] = {
+        {IPV4, 0, 0, 24, "l3_len beyond ihl"},
+        {IPV6, 0, 0, 48, "ipv6 l3_len past TCP"},
+        {IPV4, RTE_MBUF_F_TX_IPV4, RTE_MBUF_F_TX_IPV6, 40, "IPV6 flag on IPv4 header"},
+        {IPV6, RTE_MBUF_F_TX_IPV6, RTE_MBUF_F_TX_IPV4, 20, "IPV4 flag on IPv6 header"},
+        {IPV4, 0, RTE_MBUF_F_TX_IPV6, 0, "both IP flags"},
+        {IPV6, 0, RTE_MBUF_F_TX_IPV4, 0, "both IP flags on IPv6"},
+        {IPV4, RTE_MBUF_F_TX_IPV4, 0, 0, "no IP flag"},
+        {IPV4, RTE_MBUF_F_TX_TCP_SEG, 0, 0, "no TCP_SEG"},
+        {IPV4, 0, RTE_MBUF_F_TX_TUNNEL_VXLAN, 0, "tunnel request"},
+        {IPV4, 0, RTE_MBUF_F_TX_VLAN, 0, "vlan insertion request"},
+        {IPV4, RTE_MBUF_F_TX_L4_MASK, RTE_MBUF_F_TX_UDP_CKSUM, 0, "udp checksum request"},
+    };
     struct rte_mbuf *segs[GSO_MAX_SEGS], *m;
     struct layout lay;
 
@@ -693,42 +693,13 @@ static void test_refuses_bad_metadata(void **state)
     m = good_frame(IPV4, frame, &lay);
     m->pkt_len -= 1;
     expect_bad(m, GSO_MAX_SEGS, "pkt_len short of the chain");
-    m = good_frame(IPV4, frame, &lay);
-    m->l3_len = 24;
-    expect_bad(m, GSO_MAX_SEGS, "l3_len beyond ihl");
-    m = good_frame(IPV6, frame, &lay);
-    m->l3_len = 48;
-    expect_bad(m, GSO_MAX_SEGS, "ipv6 l3_len past TCP");
-
-    m = good_frame(IPV4, frame, &lay);
-    m->ol_flags = (m->ol_flags & ~RTE_MBUF_F_TX_IPV4) | RTE_MBUF_F_TX_IPV6;
-    m->l3_len = 40;
-    expect_bad(m, GSO_MAX_SEGS, "IPV6 flag on IPv4 header");
-    m = good_frame(IPV6, frame, &lay);
-    m->ol_flags = (m->ol_flags & ~RTE_MBUF_F_TX_IPV6) | RTE_MBUF_F_TX_IPV4;
-    m->l3_len = 20;
-    expect_bad(m, GSO_MAX_SEGS, "IPV4 flag on IPv6 header");
-    m = good_frame(IPV4, frame, &lay);
-    m->ol_flags |= RTE_MBUF_F_TX_IPV6;
-    expect_bad(m, GSO_MAX_SEGS, "both IP flags");
-    m = good_frame(IPV6, frame, &lay);
-    m->ol_flags |= RTE_MBUF_F_TX_IPV4;
-    expect_bad(m, GSO_MAX_SEGS, "both IP flags on IPv6");
-    m = good_frame(IPV4, frame, &lay);
-    m->ol_flags &= ~RTE_MBUF_F_TX_IPV4;
-    expect_bad(m, GSO_MAX_SEGS, "no IP flag");
-    m = good_frame(IPV4, frame, &lay);
-    m->ol_flags &= ~RTE_MBUF_F_TX_TCP_SEG;
-    expect_bad(m, GSO_MAX_SEGS, "no TCP_SEG");
-    m = good_frame(IPV4, frame, &lay);
-    m->ol_flags |= RTE_MBUF_F_TX_TUNNEL_VXLAN;
-    expect_bad(m, GSO_MAX_SEGS, "tunnel request");
-    m = good_frame(IPV4, frame, &lay);
-    m->ol_flags |= RTE_MBUF_F_TX_VLAN;
-    expect_bad(m, GSO_MAX_SEGS, "vlan insertion request");
-    m = good_frame(IPV4, frame, &lay);
-    m->ol_flags = (m->ol_flags & ~RTE_MBUF_F_TX_L4_MASK) | RTE_MBUF_F_TX_UDP_CKSUM;
-    expect_bad(m, GSO_MAX_SEGS, "udp checksum request");
+    for (size_t i = 0; i < RTE_DIM(spoiled); i++) {
+        m = good_frame(spoiled[i].shape, frame, &lay);
+        m->ol_flags = (m->ol_flags & ~spoiled[i].clear) | spoiled[i].set;
+        if (spoiled[i].l3_len)
+            m->l3_len = spoiled[i].l3_len;
+        expect_bad(m, GSO_MAX_SEGS, spoiled[i].what);
+    }
 
     expect_bad_byte(IPV4, 9, 17, "ipv4 protocol udp");
     expect_bad_byte(IPV4, 6, 0x20, "ipv4 more fragments");

@@ -24,6 +24,7 @@
 
 #include "switch/switch.h"
 #include "util/util.h"
+#include "ref_csum.h"
 
 #define POOL_SIZE 4095
 #define MAX_SEEN  512
@@ -371,23 +372,6 @@ static void test_random_traffic_balances(void **state)
 #define TSO_FRAME   (14 + 40 + 20 + TSO_PAYLOAD)
 #define WIRE_MAX    1514 /* Ethernet header + a 1500-byte MTU */
 
-/* RFC 1071 on big-endian words, independent of csum.c and DPDK. */
-static uint32_t sum16(const uint8_t *p, size_t len, uint32_t sum)
-{
-    for (size_t i = 0; i + 1 < len; i += 2)
-        sum += (uint32_t)(p[i] << 8 | p[i + 1]);
-    if (len & 1)
-        sum += (uint32_t)(p[len - 1] << 8);
-    return sum;
-}
-
-static uint16_t fold(uint32_t sum)
-{
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    return (uint16_t)sum;
-}
-
 static void wr16(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)(v >> 8);
@@ -408,7 +392,7 @@ static struct rte_mbuf *tso_frame(unsigned src, unsigned dst, int ipv6, uint32_t
     const uint32_t l3 = ipv6 ? 40 : 20, l4 = 20, len = 14 + l3 + l4 + payload;
     uint8_t *ip = copy + 14, *th = ip + l3;
     struct rte_mbuf *head = NULL, *tail = NULL;
-    uint32_t pseudo, done = 0;
+    uint32_t done = 0;
 
     memset(copy, 0, 14 + l3 + l4);
     mac(copy, dst == 0xffff ? 0 : dst);
@@ -423,7 +407,6 @@ static struct rte_mbuf *tso_frame(unsigned src, unsigned dst, int ipv6, uint32_t
         ip[7] = 64;
         for (int i = 0; i < 32; i++)
             ip[8 + i] = (uint8_t)(0xfd + i * 5);
-        pseudo = sum16(ip + 8, 32, 0);
     } else {
         ip[0] = 0x45;
         wr16(ip + 2, l3 + l4 + payload);
@@ -432,8 +415,7 @@ static struct rte_mbuf *tso_frame(unsigned src, unsigned dst, int ipv6, uint32_t
         ip[8] = 64;
         ip[9] = IPPROTO_TCP;
         memcpy(ip + 12, (uint8_t[]){192, 168, 7, 1, 192, 168, 7, 2}, 8);
-        wr16(ip + 10, (uint16_t)~fold(sum16(ip, 20, 0)));
-        pseudo = sum16(ip + 12, 8, 0);
+        wr16(ip + 10, (uint16_t)~ref_fold(ref_sum16(ip, 20, 0)));
     }
     wr16(th, 40000);
     wr16(th + 2, 5201);
@@ -442,7 +424,7 @@ static struct rte_mbuf *tso_frame(unsigned src, unsigned dst, int ipv6, uint32_t
     th[12] = 0x50;
     th[13] = 0x18; /* PSH ACK */
     wr16(th + 14, 65535);
-    wr16(th + 16, fold(pseudo + IPPROTO_TCP + l4 + payload));
+    wr16(th + 16, ref_fold(ref_pseudo(ip, ipv6, IPPROTO_TCP, l4 + payload)));
     for (uint32_t i = 0; i < payload; i++)
         th[l4 + i] = (uint8_t)(i * 7 + i / 251);
 
@@ -515,7 +497,6 @@ static void check_segments(const struct test_port *t, const uint8_t *orig, int i
         const struct rte_mbuf *m = t->seen[i];
         uint32_t len = flatten(m, seg), part = RTE_MIN((uint32_t)mss, TSO_PAYLOAD - off);
         const uint8_t *ip = seg + 14, *th = ip + l3;
-        uint32_t pseudo;
 
         assert_int_equal(len, rte_pktmbuf_pkt_len(m));
         assert_int_equal(len, hdrs + part);
@@ -524,13 +505,11 @@ static void check_segments(const struct test_port *t, const uint8_t *orig, int i
         assert_memory_equal(seg, orig, 14);
         assert_memory_equal(seg + hdrs, orig + hdrs + off, part);
         assert_int_equal(rd32(th + 4), 0x12345678u + off);
-        if (ipv6) {
-            pseudo = sum16(ip + 8, 32, 0);
-        } else {
-            assert_int_equal(fold(sum16(ip, 20, 0)), 0xffff);
-            pseudo = sum16(ip + 12, 8, 0);
-        }
-        assert_int_equal(fold(sum16(th, 20 + part, pseudo + IPPROTO_TCP + 20 + part)), 0xffff);
+        if (!ipv6)
+            assert_int_equal(ref_fold(ref_sum16(ip, 20, 0)), 0xffff);
+        assert_int_equal(
+            ref_fold(ref_sum16(th, 20 + part, ref_pseudo(ip, ipv6, IPPROTO_TCP, 20 + part))),
+            0xffff);
         off += part;
     }
     assert_int_equal(off, TSO_PAYLOAD);

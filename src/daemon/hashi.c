@@ -104,6 +104,14 @@ int hashi_port_add(struct hashi *h, const struct port_config *cfg, char *err, si
     }
     if ((rc = config_port_check(cfg, err, errlen)) < 0)
         return EINVAL;
+    /* two ports on one interface would switch every frame twice, or loop (an AF_PACKET port
+     * on a TAP hashi writes) */
+    for (id = 0; id < PORT_MAX; id++)
+        if (h->ports[id] && cfg->ifname[0] && !strcmp(h->ifnames[id], cfg->ifname)) {
+            snprintf(err, errlen, "port %s uses interface %s already; give each port its own",
+                     h->ports[id]->name, cfg->ifname);
+            return EEXIST;
+        }
     for (id = 0; id < PORT_MAX && h->ports[id]; id++)
         ;
     if (id == PORT_MAX) {
@@ -116,6 +124,7 @@ int hashi_port_add(struct hashi *h, const struct port_config *cfg, char *err, si
     port->id = (uint16_t)id;
     port->bridge = (uint16_t)(bridge - h->cfg.bridges);
     h->ports[id] = port;
+    strcpy(h->ifnames[id], cfg->ifname);
     worker_call(&h->worker, attach_on_worker, port);
     LOG_INFO("port %s: added (%s, bridge %s)", cfg->name, class->type, cfg->bridge);
     return 0;

@@ -20,7 +20,8 @@ struct hashi {
     struct rte_mempool *pool;
     struct worker worker;
     struct port_env env;
-    struct port *ports[PORT_MAX]; /* by id, NULL: free */
+    struct port *ports[PORT_MAX];               /* by id, NULL: free */
+    char ifnames[PORT_MAX][CONFIG_IFNAME_SIZE]; /* kernel interface of each port, "" for none */
 };
 
 /* Counters of one port, copied at one instant. */

@@ -97,7 +97,9 @@ static void parse(const struct rte_mbuf *m, struct frame_headers *f)
  * returns 0: the checksum is then completed at once, which is always correct, only slower. */
 static uint64_t csum_flag(const struct frame_headers *f, uint16_t start, uint16_t offset)
 {
-    if (f->ip_version == 0 || f->fragment || start != f->l2_len + f->l3_len)
+    /* (an mbuf holds l2_len in 7 bits and l3_len in 9: longer headers cannot be described) */
+    if (f->ip_version == 0 || f->fragment || start != f->l2_len + f->l3_len || f->l2_len >= 128 ||
+        f->l3_len >= 512)
         return 0;
     if (f->l4_proto == IPPROTO_TCP && offset == TCP_CSUM_OFFSET)
         return RTE_MBUF_F_TX_TCP_CKSUM;

@@ -1,11 +1,11 @@
 /*
  * AF_PACKET uplinks: a packet socket bound to a NIC or veth, promiscuous, that sees every frame
- * the interface receives and sends frames out of it. With offload on the socket carries a
- * virtio-net header (PACKET_VNET_HDR), like a TAP: frames the kernel coalesced (GRO) arrive
- * whole as TSO frames, and TSO frames leave whole for the NIC (or the kernel's GSO) to segment.
- * With offload off the socket carries plain frames; then turn GRO/LRO off on the interface
- * (`ethtool -K IF gro off lro off`), or coalesced frames arrive larger than the MTU and are
- * dropped as rx_too_big.
+ * the interface receives and sends frames out of it. The socket always carries a virtio-net
+ * header (PACKET_VNET_HDR), like a TAP: frames the kernel coalesced (GRO) arrive whole as TSO
+ * frames and partial checksums arrive marked, so the switch segments and completes them for
+ * receivers that need it. `offload` decides what hashi sends: with it on, TSO frames and
+ * partial checksums leave whole for the NIC (or the kernel's GSO); with it off, only finished
+ * wire frames.
  *
  * hashi's own socket code rather than DPDK's net_af_packet, because net_af_packet has no
  * virtio-net header: it would truncate GRO frames and could not hand TSO to the kernel.
@@ -56,7 +56,9 @@ static int open_socket(const struct afpacket_port *ap, unsigned ifindex, char *e
     struct sockaddr_ll addr = {
         .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL), .sll_ifindex = (int)ifindex};
     struct packet_mreq promisc = {.mr_ifindex = (int)ifindex, .mr_type = PACKET_MR_PROMISC};
-    int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_ALL));
+    /* protocol 0: no frame is queued before bind() picks the interface (ETH_P_ALL here would
+     * take every interface's frames meanwhile) */
+    int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     const char *step;
 
     if (fd < 0) {
@@ -64,7 +66,7 @@ static int open_socket(const struct afpacket_port *ap, unsigned ifindex, char *e
         return -1;
     }
     step = "PACKET_VNET_HDR";
-    if (ap->offload && set_int(fd, SOL_PACKET, PACKET_VNET_HDR, 1) < 0)
+    if (set_int(fd, SOL_PACKET, PACKET_VNET_HDR, 1) < 0)
         goto fail;
     step = "PACKET_IGNORE_OUTGOING";
     if (set_int(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1) < 0)
@@ -114,8 +116,7 @@ static int afpacket_open(const struct port_config *cfg, const struct port_env *e
         rc = EINVAL;
         goto fail;
     }
-    if (vnet_queue_init(&ap->queue, ap->fd, ap->offload, true,
-                        ap->offload ? VNET_QUEUE_MAX_FRAME : ap->up.max_frame, env->pool) != 0) {
+    if (vnet_queue_init(&ap->queue, ap->fd, true, true, VNET_QUEUE_MAX_FRAME, env->pool) != 0) {
         snprintf(err, errlen, "the buffer pool's mbufs are too small for this MTU");
         close(ap->fd);
         rc = EINVAL;

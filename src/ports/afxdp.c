@@ -170,10 +170,21 @@ static uint16_t afxdp_rx_burst(struct port *port, struct rte_mbuf **pkts, uint16
 
 static uint16_t afxdp_tx_burst(struct port *port, struct rte_mbuf **pkts, uint16_t n)
 {
-    uint16_t sent = rte_eth_tx_burst(afxdp_port_cast(port)->eth_port, 0, pkts, n);
+    uint16_t whole = 0, sent;
 
-    rte_pktmbuf_free_bulk(pkts + sent, n - sent);
-    port->stats.drops[PORT_DROP_TX_RING_FULL] += n - sent;
+    /* net_af_xdp 22.11 copies pkt_len bytes from the first segment only: a chained frame
+     * (none fits the MTU today, but a smaller buffer size would make them) is refused */
+    for (uint16_t i = 0; i < n; i++) {
+        if (likely(pkts[i]->nb_segs == 1)) {
+            pkts[whole++] = pkts[i];
+        } else {
+            port->stats.drops[PORT_DROP_TX_BAD_OFFLOAD]++;
+            rte_pktmbuf_free(pkts[i]);
+        }
+    }
+    sent = rte_eth_tx_burst(afxdp_port_cast(port)->eth_port, 0, pkts, whole);
+    rte_pktmbuf_free_bulk(pkts + sent, whole - sent);
+    port->stats.drops[PORT_DROP_TX_RING_FULL] += whole - sent;
     return sent;
 }
 

@@ -46,14 +46,3 @@ int netif_set_mtu(const char *ifname, uint32_t mtu)
     ifr.ifr_mtu = (int)mtu;
     return ifreq_ioctl(ifname, SIOCSIFMTU, &ifr);
 }
-
-int netif_get_mtu(const char *ifname, uint32_t *mtu)
-{
-    struct ifreq ifr;
-    int rc;
-
-    memset(&ifr, 0, sizeof ifr);
-    if ((rc = ifreq_ioctl(ifname, SIOCGIFMTU, &ifr)) == 0)
-        *mtu = (uint32_t)ifr.ifr_mtu;
-    return rc;
-}

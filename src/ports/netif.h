@@ -14,7 +14,4 @@ int netif_set_up(const char *ifname);
 /* Sets the interface's MTU. Returns 0 or a positive errno. */
 int netif_set_mtu(const char *ifname, uint32_t mtu);
 
-/* Reads the interface's MTU into *mtu. Returns 0 or a positive errno. */
-int netif_get_mtu(const char *ifname, uint32_t *mtu);
-
 #endif

@@ -77,7 +77,8 @@ static int open_queue(struct tap_port *tp, char *err, size_t errlen)
         return -1;
     }
     if (ioctl(fd, TUNSETVNETHDRSZ, &hdr_size) < 0 ||
-        ioctl(fd, TUNSETOFFLOAD, tp->offload ? TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 : 0) < 0) {
+        ioctl(fd, TUNSETOFFLOAD,
+              (unsigned long)(tp->offload ? TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 : 0)) < 0) {
         snprintf(err, errlen, "cannot set the offloads of tap %s: %s", tp->ifname, strerror(errno));
         close(fd);
         return -1;

@@ -93,7 +93,9 @@ uint16_t vnet_queue_rx(struct vnet_queue *q, struct port *port, struct rte_mbuf 
     struct virtio_net_hdr hdr;
     uint16_t got = 0;
 
-    while (got < n && refill(q) == 0) {
+    /* reads are bounded, not only frames: a read that fails over and over must not hold the
+     * worker */
+    for (uint16_t reads = 0; got < n && reads < 2 * n && refill(q) == 0; reads++) {
         uint32_t hdr_len = q->vnet_hdr ? sizeof hdr : 0, room = 0;
         int n_iov = 0;
         ssize_t r;
@@ -107,6 +109,13 @@ uint16_t vnet_queue_rx(struct vnet_queue *q, struct port *port, struct rte_mbuf 
             room += rte_pktmbuf_tailroom(m);
         }
         r = read_frame(q, iov, n_iov);
+        if (r < 0 && errno == EINVAL) {
+            /* the kernel consumed a frame whose GSO type a virtio-net header cannot express
+             * (UDP tunnels...): count it lost rather than let it vanish */
+            port->stats.rx_packets++;
+            port->stats.drops[PORT_DROP_RX_BAD_GSO]++;
+            continue;
+        }
         if (r < 0)
             break; /* EAGAIN: the queue is empty; anything else shows again next poll */
         if ((size_t)r < hdr_len + RTE_ETHER_HDR_LEN) {
@@ -117,7 +126,9 @@ uint16_t vnet_queue_rx(struct vnet_queue *q, struct port *port, struct rte_mbuf 
         }
         uint32_t len = (uint32_t)r - hdr_len;
         if (len >= room) {
-            rx_drop(port, PORT_DROP_RX_TOO_BIG, take_frame(q, room));
+            struct rte_mbuf *m = take_frame(q, room);
+            m->pkt_len = len; /* counted at its true length */
+            rx_drop(port, PORT_DROP_RX_TOO_BIG, m);
             continue;
         }
         /* (fresh mbufs carry no offload flags: without a header there is nothing to set) */

@@ -41,9 +41,10 @@ int vnet_queue_init(struct vnet_queue *q, int fd, bool vnet_hdr, bool is_socket,
 /* Returns the spare mbufs to the pool. */
 void vnet_queue_fini(struct vnet_queue *q);
 
-/* Reads up to n frames. A frame whose header is invalid, or longer than max_frame (the read
- * offers one byte more to see that), is counted on port (rx_packets and the drop reason) and
- * freed. Returns the frames stored in pkts. */
+/* Reads up to n frames. A frame whose header is invalid, or longer than the read could hold
+ * (it offers at least one byte more than max_frame to see that), is counted on port
+ * (rx_packets and the drop reason) and freed; the switch judges the rest against the MTU.
+ * Returns the frames stored in pkts. */
 uint16_t vnet_queue_rx(struct vnet_queue *q, struct port *port, struct rte_mbuf **pkts, uint16_t n);
 
 /* Writes n frames, headers made from their offload state; frees all n. Frames the kernel

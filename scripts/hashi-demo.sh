@@ -50,8 +50,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# The uplink's far end, ext, is a host on the "physical" network. Over a veth, the AF_XDP and
-# plain-frame paths see ext's checksums as it left them, so ext computes them itself there.
+# The uplink's far end, ext, is a host on the "physical" network. Over a veth, an AF_XDP
+# socket sees ext's checksums as it left them (partial), so ext computes them itself there.
 # AF_XDP in DPDK 22.11 carries one buffer per frame, so its MTU stays at 1500.
 uplink_mtu=$([ "$uplink" = afxdp ] && echo 1500 || echo 9000)
 ip netns add ext

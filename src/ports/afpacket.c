@@ -68,6 +68,9 @@ static int open_socket(const struct afpacket_port *ap, unsigned ifindex, char *e
     step = "PACKET_VNET_HDR";
     if (set_int(fd, SOL_PACKET, PACKET_VNET_HDR, 1) < 0)
         goto fail;
+    step = "PACKET_AUXDATA"; /* the VLAN tags the kernel takes off received frames */
+    if (set_int(fd, SOL_PACKET, PACKET_AUXDATA, 1) < 0)
+        goto fail;
     step = "PACKET_IGNORE_OUTGOING";
     if (set_int(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1) < 0)
         goto fail;

@@ -5,6 +5,8 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <linux/if_packet.h>
+
 #include <rte_ether.h>
 
 #include "offload/vnet_hdr.h"
@@ -70,13 +72,56 @@ static struct rte_mbuf *take_frame(struct vnet_queue *q, uint32_t len)
     return head;
 }
 
-static ssize_t read_frame(struct vnet_queue *q, struct iovec *iov, int n_iov)
+/* Reads one frame. A packet socket also tells, in *vlan (TPID << 16 | TCI, 0 for none), the
+ * VLAN tag the kernel took off the frame before the socket saw it (it untags every received
+ * frame; a TAP reader gets the tag back in the frame, a packet socket only beside it). */
+static ssize_t read_frame(struct vnet_queue *q, struct iovec *iov, int n_iov, uint32_t *vlan)
 {
-    if (q->is_socket) {
-        struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n_iov};
-        return recvmsg(q->fd, &msg, MSG_TRUNC); /* the true length, also when cut short */
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(struct tpacket_auxdata))];
+    } control;
+    struct msghdr msg = {.msg_iov = iov,
+                         .msg_iovlen = (size_t)n_iov,
+                         .msg_control = &control,
+                         .msg_controllen = sizeof control};
+    ssize_t r;
+
+    *vlan = 0;
+    if (!q->is_socket)
+        return readv(q->fd, iov, n_iov);
+    r = recvmsg(q->fd, &msg, MSG_TRUNC); /* the true length, also when cut short */
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); r >= 0 && c; c = CMSG_NXTHDR(&msg, c)) {
+        struct tpacket_auxdata aux;
+        if (c->cmsg_level != SOL_PACKET || c->cmsg_type != PACKET_AUXDATA)
+            continue;
+        memcpy(&aux, CMSG_DATA(c), sizeof aux);
+        if (aux.tp_status & TP_STATUS_VLAN_VALID)
+            *vlan = (uint32_t)((aux.tp_status & TP_STATUS_VLAN_TPID_VALID ? aux.tp_vlan_tpid
+                                                                          : RTE_ETHER_TYPE_VLAN)
+                               << 16) |
+                    aux.tp_vlan_tci;
     }
-    return readv(q->fd, iov, n_iov);
+    return r;
+}
+
+/* Puts a tag the kernel took off back behind the MAC addresses, and moves the virtio-net
+ * header's offsets with the frame. Returns -1 when the first segment has no room for it. */
+static int restore_vlan(struct rte_mbuf *m, uint32_t vlan, struct virtio_net_hdr *hdr)
+{
+    uint8_t *p = (uint8_t *)rte_pktmbuf_prepend(m, RTE_VLAN_HLEN);
+    rte_be16_t tag[2] = {rte_cpu_to_be_16((uint16_t)(vlan >> 16)),
+                         rte_cpu_to_be_16((uint16_t)vlan)};
+
+    if (!p || rte_pktmbuf_data_len(m) < RTE_ETHER_HDR_LEN + RTE_VLAN_HLEN)
+        return -1;
+    memmove(p, p + RTE_VLAN_HLEN, 2 * RTE_ETHER_ADDR_LEN);
+    memcpy(p + 2 * RTE_ETHER_ADDR_LEN, tag, sizeof tag);
+    if (hdr->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
+        hdr->csum_start = (uint16_t)(hdr->csum_start + RTE_VLAN_HLEN);
+    if (hdr->hdr_len)
+        hdr->hdr_len = (uint16_t)(hdr->hdr_len + RTE_VLAN_HLEN);
+    return 0;
 }
 
 static void rx_drop(struct port *port, enum port_drop reason, struct rte_mbuf *m)
@@ -98,6 +143,7 @@ uint16_t vnet_queue_rx(struct vnet_queue *q, struct port *port, struct rte_mbuf 
     for (uint16_t reads = 0; got < n && reads < 2 * n && refill(q) == 0; reads++) {
         uint32_t hdr_len = q->vnet_hdr ? sizeof hdr : 0, room = 0;
         int n_iov = 0;
+        uint32_t vlan;
         ssize_t r;
 
         if (q->vnet_hdr)
@@ -108,7 +154,7 @@ uint16_t vnet_queue_rx(struct vnet_queue *q, struct port *port, struct rte_mbuf 
                                           .iov_len = rte_pktmbuf_tailroom(m)};
             room += rte_pktmbuf_tailroom(m);
         }
-        r = read_frame(q, iov, n_iov);
+        r = read_frame(q, iov, n_iov, &vlan);
         if (r < 0 && errno == EINVAL) {
             /* the kernel consumed a frame whose GSO type a virtio-net header cannot express
              * (UDP tunnels...): count it lost rather than let it vanish */
@@ -133,6 +179,10 @@ uint16_t vnet_queue_rx(struct vnet_queue *q, struct port *port, struct rte_mbuf 
         }
         /* (fresh mbufs carry no offload flags: without a header there is nothing to set) */
         struct rte_mbuf *m = take_frame(q, len);
+        if (vlan && unlikely(restore_vlan(m, vlan, &hdr) < 0)) {
+            rx_drop(port, PORT_DROP_RX_BAD_FRAME, m);
+            continue;
+        }
         enum vnet_verdict v = q->vnet_hdr ? vnet_hdr_to_mbuf(&hdr, m) : VNET_OK;
         if (unlikely(v != VNET_OK)) {
             rx_drop(port, v == VNET_BAD_GSO ? PORT_DROP_RX_BAD_GSO : PORT_DROP_RX_BAD_CSUM_OFFSET,

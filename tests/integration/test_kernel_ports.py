@@ -107,6 +107,15 @@ def capture(ns, iface, path):
     return proc
 
 
+def capture_any(ns, iface, path):
+    """Like capture(), for every frame (not only TCP)."""
+    proc = ns.popen("tshark", "-q", "-i", iface, "-w", path, stdout=subprocess.PIPE)
+    wait_for(lambda: os.path.exists(path) and os.path.getsize(path) > 0 or proc.poll() is not None,
+             20, what="tshark to start")
+    assert proc.poll() is None, proc.stdout.read()
+    return proc
+
+
 def tshark_fields(path, fields, display_filter):
     args = ["tshark", "-r", path, "-o", "tcp.check_checksum:TRUE", "-o",
             "ip.check_checksum:TRUE", "-o", "tcp.analyze_sequence_numbers:FALSE", "-T", "fields",
@@ -183,6 +192,33 @@ def test_uplink_with_offload_passes_gro_frames_whole(lab):
     assert h.ports()["up"]["kernel_drops"] >= 0
 
 
+def test_vlan_tags_cross_an_afpacket_uplink(lab, workdir):
+    """The kernel takes the VLAN tag off every frame before a packet socket sees it; hashi puts
+    it back, so tagged frames from the uplink reach a TAP host still tagged."""
+    up = ifname("u")
+    ext, a = lab.netns("ext"), lab.netns("a")
+    lab.veth(up, ext, "eth0", 1500)
+    ext.run("ip", "link", "set", "eth0", "up")
+    h = lab.hashi(tap_port("a", "a") + f"[port up]\ntype = afpacket\niface = {up}\nmtu = 1500\n")
+    a.take(ifname("a"), "10.88.0.1", 1500)
+    pcap = os.path.join(workdir, "a.pcap")
+    tshark = capture_any(a, ifname("a"), pcap)
+    try:
+        ext.run("/usr/bin/python3", "-c",
+                "from scapy.all import *; sendp([Ether(src='02:00:00:00:44:01', "
+                "dst='ff:ff:ff:ff:ff:ff')/Dot1Q(vlan=100, prio=3)/IP(src='10.89.0.9', "
+                "dst='10.89.0.1')/UDP(sport=7, dport=7)/Raw(b'tagged%d' % i) for i in range(5)], "
+                "iface='eth0', verbose=False)")
+        wait_for(lambda: h.stats()["a"]["tx_packets"] >= 5, 10, what="frames through hashi")
+    finally:
+        tshark.terminate()
+        tshark.wait(20)
+    tagged = tshark_fields(pcap, ["vlan.id", "vlan.priority", "udp.dstport"],
+                           "eth.src == 02:00:00:00:44:01")
+    assert tagged == [["100", "3", "7"]] * 5, tagged
+    h.assert_balanced()
+
+
 def test_kernel_port_errors(lab):
     """Bad kernel port requests fail with a message that says what to do; hashi keeps going."""
     h = lab.hashi()
@@ -203,6 +239,11 @@ def test_kernel_port_errors(lab):
     assert r.returncode == 1 and "not a TAP" in r.stderr, r.stderr
     r = h.run_ctl("port", "add", "x", "type", "tap", "path", "/tmp/x.sock")
     assert r.returncode == 1 and "has no interface" in r.stderr, r.stderr
+    # one port per interface
+    h.ctl("port", "add", "y", "type", "afpacket", "iface", up)
+    r = h.run_ctl("port", "add", "x", "type", "afpacket", "iface", up)
+    assert r.returncode == 1 and "uses interface" in r.stderr, r.stderr
+    h.ctl("port", "del", "y")
     assert h.ports() == {}
 
     # an existing TAP is attached, and outlives its port

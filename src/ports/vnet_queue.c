@@ -96,11 +96,11 @@ static ssize_t read_frame(struct vnet_queue *q, struct iovec *iov, int n_iov, ui
         if (c->cmsg_level != SOL_PACKET || c->cmsg_type != PACKET_AUXDATA)
             continue;
         memcpy(&aux, CMSG_DATA(c), sizeof aux);
-        if (aux.tp_status & TP_STATUS_VLAN_VALID)
-            *vlan = (uint32_t)((aux.tp_status & TP_STATUS_VLAN_TPID_VALID ? aux.tp_vlan_tpid
-                                                                          : RTE_ETHER_TYPE_VLAN)
-                               << 16) |
-                    aux.tp_vlan_tci;
+        if (aux.tp_status & TP_STATUS_VLAN_VALID) {
+            uint32_t tpid =
+                aux.tp_status & TP_STATUS_VLAN_TPID_VALID ? aux.tp_vlan_tpid : RTE_ETHER_TYPE_VLAN;
+            *vlan = tpid << 16 | aux.tp_vlan_tci;
+        }
     }
     return r;
 }

@@ -5,9 +5,6 @@
 #include <rte_byteorder.h>
 #include <rte_ip.h>
 
-#define TCP_CSUM_OFFSET 16
-#define UDP_CSUM_OFFSET 6
-
 /* DPDK 22.11's rte_raw_cksum_mbuf() truncates a segment's unfolded sum before
  * byte-swapping it when the segment starts at an odd offset of the range (a known bug, fixed
  * upstream later); folding each segment first keeps the swap exact. */

@@ -11,6 +11,10 @@
 
 #include <rte_mbuf.h>
 
+/* Where the checksum field sits in a TCP and a UDP header (virtio's csum_offset). */
+#define TCP_CSUM_OFFSET 16
+#define UDP_CSUM_OFFSET 6
+
 /* True when m carries a partial L4 checksum that someone still has to complete. */
 static inline bool csum_is_partial(const struct rte_mbuf *m)
 {

@@ -8,9 +8,7 @@
 
 #include "offload/csum.h"
 
-#define TCP_CSUM_OFFSET 16
-#define UDP_CSUM_OFFSET 6
-#define MAX_VLAN_TAGS   2 /* 802.1ad outer + 802.1Q inner */
+#define MAX_VLAN_TAGS 2 /* 802.1ad outer + 802.1Q inner */
 
 /* What the frame says about itself, read from its first segment. */
 struct frame_headers {

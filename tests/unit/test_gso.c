@@ -24,6 +24,7 @@
 
 #include "offload/gso.h"
 #include "ref_csum.h"
+#include "unit.h"
 
 #define POOL_SIZE   8191
 #define SMALL_ROOM  100 /* bytes after the headroom: headers straddle the output mbufs */
@@ -40,16 +41,6 @@
 
 static struct rte_mempool *pool;       /* RTE_MBUF_DEFAULT_BUF_SIZE data rooms */
 static struct rte_mempool *small_pool; /* SMALL_ROOM: every segment is a chain */
-
-/* The case under test, printed with any failed CHECK (random cases cannot be told apart by line).
- */
-static char ctx[256];
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            fail_msg("%s:%d: %s [%s]", __FILE__, __LINE__, #cond, ctx);                            \
-    } while (0)
 
 /* xorshift64*: reproducible from the printed seed, the same on every libc. Every test starts
  * from the seed (the fixed ones too use it for filler bytes and chain cuts). */
@@ -797,15 +788,7 @@ static int reseed(void **state)
 /* DPDK comes up before cmocka runs: a failure here must fail the program, not skip tests. */
 static int start_eal(void)
 {
-    char prefix[64];
-    /* no shared config files and no telemetry socket: the runtime directory stays empty, and
-     * main removes it (--in-memory would do both, but does not go with --no-huge) */
-    char *args[] = {"test_gso", "--no-huge",   "--no-shconf", "--no-telemetry", "--no-pci", "-m",
-                    "256",      "--log-level", "*:error",     "--file-prefix",  prefix,     "-l",
-                    "0",        NULL};
-
-    snprintf(prefix, sizeof prefix, "hashi-unit-%d", (int)getpid());
-    if (rte_eal_init((int)RTE_DIM(args) - 1, args) < 0)
+    if (unit_eal_start("test_gso", "256") < 0)
         return -1;
     pool = rte_pktmbuf_pool_create("gso", POOL_SIZE, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
     small_pool =
@@ -825,7 +808,6 @@ int main(void)
         cmocka_unit_test_setup(test_pool_exhausted, reseed),
     };
     const char *env = getenv("GSO_SEED");
-    char runtime_dir[PATH_MAX];
     int failed;
 
     if (env)
@@ -839,9 +821,6 @@ int main(void)
     failed = cmocka_run_group_tests(tests, NULL, NULL);
     rte_mempool_free(small_pool);
     rte_mempool_free(pool);
-    /* EAL makes its runtime directory even with --no-shconf, and leaves it behind */
-    snprintf(runtime_dir, sizeof runtime_dir, "%s", rte_eal_get_runtime_dir());
-    rte_eal_cleanup();
-    rmdir(runtime_dir);
+    unit_eal_stop();
     return failed;
 }

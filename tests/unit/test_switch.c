@@ -25,6 +25,7 @@
 #include "switch/switch.h"
 #include "util/util.h"
 #include "ref_csum.h"
+#include "unit.h"
 
 #define POOL_SIZE 4095
 #define MAX_SEEN  512
@@ -682,15 +683,7 @@ static void test_tso_mtu_is_per_segment(void **state)
 /* DPDK comes up before cmocka runs: a failure here must fail the program, not skip tests. */
 static int start_eal(void)
 {
-    char prefix[64];
-    /* no shared config files and no telemetry socket: the runtime directory stays empty, and
-     * main removes it (--in-memory would do both, but does not go with --no-huge) */
-    char *args[] = {"test_switch", "--no-huge",   "--no-shconf", "--no-telemetry", "--no-pci", "-m",
-                    "64",          "--log-level", "*:error",     "--file-prefix",  prefix,     "-l",
-                    "0",           NULL};
-
-    snprintf(prefix, sizeof prefix, "hashi-unit-%d", (int)getpid());
-    if (rte_eal_init((int)ARRAY_SIZE(args) - 1, args) < 0)
+    if (unit_eal_start("test_switch", "64") < 0)
         return -1;
     pool = rte_pktmbuf_pool_create("test", POOL_SIZE, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
     return pool ? 0 : -1;
@@ -713,7 +706,6 @@ int main(void)
         cmocka_unit_test(test_tso_bad_gso_at_ingress),
         cmocka_unit_test(test_tso_mtu_is_per_segment),
     };
-    char runtime_dir[PATH_MAX];
     int failed;
 
     if (start_eal() < 0) {
@@ -722,9 +714,6 @@ int main(void)
     }
     failed = cmocka_run_group_tests(tests, NULL, NULL);
     rte_mempool_free(pool);
-    /* EAL makes its runtime directory even with --no-shconf, and leaves it behind */
-    snprintf(runtime_dir, sizeof runtime_dir, "%s", rte_eal_get_runtime_dir());
-    rte_eal_cleanup();
-    rmdir(runtime_dir);
+    unit_eal_stop();
     return failed;
 }

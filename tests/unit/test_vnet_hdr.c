@@ -20,6 +20,7 @@
 #include "offload/csum.h"
 #include "offload/vnet_hdr.h"
 #include "ref_csum.h"
+#include "unit.h"
 
 #define FRAME_MAX 9000
 
@@ -37,16 +38,6 @@
 #define ALL_TX_FLAGS                                                                               \
     (RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_UDP_CKSUM |   \
      RTE_MBUF_F_TX_IP_CKSUM)
-
-/* The case under test, printed with any failed CHECK (table rows cannot be told apart by line).
- */
-static char ctx[256];
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            fail_msg("%s:%d: %s [%s]", __FILE__, __LINE__, #cond, ctx);                            \
-    } while (0)
 
 static uint16_t rd16(const uint8_t *p)
 {

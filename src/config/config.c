@@ -88,6 +88,14 @@ void config_port_init(struct port_config *port)
     port->mtu = CONFIG_MTU_DEFAULT;
     port->queues = 1;
     port->offload = true;
+    port->rsc = -1;
+}
+
+bool config_port_rsc(const struct port_config *port)
+{
+    if (port->rsc >= 0)
+        return port->rsc == 1;
+    return port->type == PORT_TYPE_VHOST_USER || (port->type == PORT_TYPE_TAP && port->offload);
 }
 
 static bool valid_ifname(const char *name)
@@ -151,6 +159,16 @@ int config_port_set(struct port_config *port, const char *key, const char *value
                      value);
             return -1;
         }
+    } else if (!strcmp(key, "rsc")) {
+        if (!strcmp(value, "on") || !strcmp(value, "off")) {
+            port->rsc = !strcmp(value, "on");
+        } else {
+            snprintf(err, errlen,
+                     "rsc '%s' is not valid; use: on (coalesce TCP segments for the receiver) or "
+                     "off",
+                     value);
+            return -1;
+        }
     } else if (!strcmp(key, "path")) {
         if (value[0] != '/' || util_strlcpy(port->path, value, sizeof port->path) < 0) {
             snprintf(err, errlen, "path must be an absolute socket path of at most %d bytes",
@@ -188,7 +206,7 @@ int config_port_set(struct port_config *port, const char *key, const char *value
     } else {
         snprintf(err, errlen,
                  "unknown port key '%s'; use: type, path, mode, ifname (or iface), queues, "
-                 "offload, mtu, bridge",
+                 "offload, rsc, mtu, bridge",
                  key);
         return -1;
     }
@@ -226,6 +244,15 @@ int config_port_check(const struct port_config *port, char *err, size_t errlen)
             misplaced = "queues";
         else if (!port->offload && port->type == PORT_TYPE_AFXDP)
             misplaced = "offload"; /* AF_XDP never carries offloads: nothing to turn off */
+        else if (port->rsc >= 0 && port->type == PORT_TYPE_AFXDP)
+            misplaced = "rsc"; /* nor frames larger than the MTU */
+    }
+    if (!misplaced && port->rsc == 1 && !port->offload) {
+        snprintf(err, errlen,
+                 "port '%s': rsc on needs offload on (coalesced frames are TSO frames); remove "
+                 "one of them",
+                 port->name);
+        return -1;
     }
     if (misplaced) {
         snprintf(err, errlen, "port '%s': '%s' does not apply to %s %s port; remove it", port->name,

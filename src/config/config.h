@@ -55,6 +55,7 @@ struct port_config {
     char ifname[CONFIG_IFNAME_SIZE]; /* tap, afpacket, afxdp: the kernel interface */
     uint32_t queues;                 /* tap: queues (IFF_MULTI_QUEUE when above 1) */
     bool offload;  /* tap, afpacket: exchange TSO frames and partial checksums with the kernel */
+    int rsc;       /* coalesce TCP segments toward this port: 1 on, 0 off, -1 the type's default */
     uint32_t mtu;  /* bytes of L3 payload, like `ip link set mtu` */
     unsigned line; /* where it was declared (0: not from a file) */
 };
@@ -85,8 +86,13 @@ int config_parse(const char *name, const char *text, struct hashi_config *cfg, c
  * and no name, path or interface. */
 void config_port_init(struct port_config *port);
 
+/* Whether a port coalesces received TCP segments for its peer: as configured, or by default on
+ * for ports toward a guest or host stack (vhost-user, tap with offload) and off for uplinks,
+ * where the wire wants segments anyway. */
+bool config_port_rsc(const struct port_config *port);
+
 /* Sets one key of a port ("type", "path", "mode", "ifname" or its synonym "iface", "queues",
- * "offload", "mtu", "bridge"). Returns 0, or -1 with a message that says what values are
+ * "offload", "rsc", "mtu", "bridge"). Returns 0, or -1 with a message that says what values are
  * accepted (without file or line). Whether the key suits the type is config_port_check's job,
  * because keys may come before `type`. */
 int config_port_set(struct port_config *port, const char *key, const char *value, char *err,

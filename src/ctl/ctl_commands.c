@@ -55,6 +55,23 @@ fail:
     return NULL;
 }
 
+/* What coalescing did for one receiver. */
+static json_t *rsc_stats_json(const struct rsc_stats *st)
+{
+    json_t *flushes = json_object(), *bypasses = json_object();
+
+    for (int r = 0; r < RSC_FLUSH_N; r++)
+        json_object_set_new(flushes, rsc_flush_names[r], json_integer((json_int_t)st->flushes[r]));
+    for (int r = 0; r < RSC_BYPASS_N; r++)
+        json_object_set_new(bypasses, rsc_bypass_names[r],
+                            json_integer((json_int_t)st->bypasses[r]));
+    return json_pack("{s:I, s:I, s:f, s:o, s:o}", "segments_in", (json_int_t)st->segments_in,
+                     "aggregates_out", (json_int_t)st->aggregates_out, "segments_per_aggregate",
+                     st->aggregates_out ? (double)st->segments_in / (double)st->aggregates_out
+                                        : 0.0,
+                     "flushes", flushes, "bypasses", bypasses);
+}
+
 /* The counters of one port as `stats` and `port-del` report them. */
 static json_t *port_stats_json(const char *name, const struct port_stats *st)
 {
@@ -62,12 +79,12 @@ static json_t *port_stats_json(const char *name, const struct port_stats *st)
 
     for (int r = 0; r < PORT_DROP_N; r++)
         json_object_set_new(drops, port_drop_names[r], json_integer((json_int_t)st->drops[r]));
-    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "name", name, "rx_packets",
-                     (json_int_t)st->rx_packets, "tx_packets", (json_int_t)st->tx_packets,
-                     "rx_bytes", (json_int_t)st->rx_bytes, "tx_bytes", (json_int_t)st->tx_bytes,
-                     "flood_copies", (json_int_t)st->flood_copies, "gso_frames",
-                     (json_int_t)st->gso_frames, "gso_segments", (json_int_t)st->gso_segments,
-                     "drops", drops);
+    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o}", "name", name,
+                     "rx_packets", (json_int_t)st->rx_packets, "tx_packets",
+                     (json_int_t)st->tx_packets, "rx_bytes", (json_int_t)st->rx_bytes, "tx_bytes",
+                     (json_int_t)st->tx_bytes, "flood_copies", (json_int_t)st->flood_copies,
+                     "gso_frames", (json_int_t)st->gso_frames, "gso_segments",
+                     (json_int_t)st->gso_segments, "drops", drops, "rsc", rsc_stats_json(&st->rsc));
 }
 
 static json_t *port_del(struct hashi *h, json_t *args, const char **error)
@@ -86,6 +103,21 @@ static json_t *port_del(struct hashi *h, json_t *args, const char **error)
     return port_stats_json(name, &final);
 }
 
+static json_t *port_set(struct hashi *h, json_t *args, const char **error)
+{
+    const char *name = json_string_value(json_object_get(args, "name"));
+    const char *key = json_string_value(json_object_get(args, "key"));
+    const char *value = json_string_value(json_object_get(args, "value"));
+
+    if (!name || !key || !value) {
+        *error = "port-set needs a name, a key and a value";
+        return NULL;
+    }
+    if (hashi_port_set(h, name, key, value, error_buf, sizeof error_buf) != 0)
+        *error = error_buf;
+    return NULL;
+}
+
 static json_t *port_list(struct hashi *h)
 {
     json_t *list = json_array();
@@ -95,12 +127,13 @@ static json_t *port_list(struct hashi *h)
         if (!port)
             continue;
         uint32_t ol = port->class->offloads(port);
+        /* rsc is the worker's to change; a torn read of a bool cannot happen */
         json_t *item =
-            json_pack("{s:s, s:s, s:s, s:i, s:s, s:{s:b, s:b, s:b}}", "name", port->name, "type",
-                      port->class->type, "bridge", h->cfg.bridges[port->bridge].name, "mtu",
+            json_pack("{s:s, s:s, s:s, s:i, s:s, s:{s:b, s:b, s:b}, s:b}", "name", port->name,
+                      "type", port->class->type, "bridge", h->cfg.bridges[port->bridge].name, "mtu",
                       (int)port->mtu, "link", port->class->link_up(port) ? "up" : "down",
                       "offloads", "csum", (ol & PORT_OL_CSUM) != 0, "tso4",
-                      (ol & PORT_OL_TSO4) != 0, "tso6", (ol & PORT_OL_TSO6) != 0);
+                      (ol & PORT_OL_TSO4) != 0, "tso6", (ol & PORT_OL_TSO6) != 0, "rsc", port->rsc);
         if (port->class->describe)
             port->class->describe(port, item);
         json_array_append_new(list, item);
@@ -176,6 +209,8 @@ json_t *ctl_commands_handle(void *ctx, const char *command, json_t *args, const 
         result = port_add(h, args, error);
     else if (!strcmp(command, "port-del"))
         result = port_del(h, args, error);
+    else if (!strcmp(command, "port-set"))
+        result = port_set(h, args, error);
     else if (!strcmp(command, "port-list"))
         result = port_list(h);
     else if (!strcmp(command, "fdb-show"))

@@ -53,6 +53,9 @@ json_t *ctl_request_from_words(int n, char *const *words, char *err, size_t errl
         return port_add(n - 2, words + 2, err, errlen);
     if (!strcmp(a, "port") && !strcmp(b, "del") && n == 3)
         return request("port-del", json_pack("{s:s}", "name", words[2]));
+    if (!strcmp(a, "port") && !strcmp(b, "set") && n == 5)
+        return request("port-set", json_pack("{s:s, s:s, s:s}", "name", words[2], "key", words[3],
+                                             "value", words[4]));
     if (!strcmp(a, "port") && !strcmp(b, "list") && n == 2)
         return request("port-list", NULL);
     if (!strcmp(a, "fdb") && !strcmp(b, "show") && n == 2)
@@ -69,6 +72,7 @@ json_t *ctl_request_from_words(int n, char *const *words, char *err, size_t errl
              "unknown command '%s%s%s'; commands:\n"
              "  " USAGE_PORT_ADD "\n"
              "  port del NAME\n"
+             "  port set NAME rsc on|off\n"
              "  port list\n"
              "  fdb show\n"
              "  stats [clear]\n"

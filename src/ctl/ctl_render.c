@@ -10,8 +10,8 @@ static void render_ports(FILE *out, const json_t *list)
     size_t i;
     const json_t *p;
 
-    fprintf(out, "%-16s %-11s %-8s %-5s %-5s %-16s %-8s %s\n", "NAME", "TYPE", "BRIDGE", "MTU",
-            "LINK", "OFFLOADS", "MODE", "ENDPOINT");
+    fprintf(out, "%-16s %-11s %-8s %-5s %-5s %-16s %-4s %-8s %s\n", "NAME", "TYPE", "BRIDGE", "MTU",
+            "LINK", "OFFLOADS", "RSC", "MODE", "ENDPOINT");
     json_array_foreach(list, i, p)
     {
         const json_t *ol = json_object_get(p, "offloads");
@@ -33,9 +33,11 @@ static void render_ports(FILE *out, const json_t *list)
         char queues[32] = "";
         if (I(p, "queues") > 1)
             snprintf(queues, sizeof queues, " (%lld queues)", I(p, "queues"));
-        fprintf(out, "%-16s %-11s %-8s %-5lld %-5s %-16s %-8s %s%s\n", S(p, "name"), S(p, "type"),
-                S(p, "bridge"), I(p, "mtu"), S(p, "link"), offloads[0] ? offloads : "-",
-                *mode ? mode : "-", endpoint, queues);
+        fprintf(out, "%-16s %-11s %-8s %-5lld %-5s %-16s %-4s %-8s %s%s\n", S(p, "name"),
+                S(p, "type"), S(p, "bridge"), I(p, "mtu"), S(p, "link"),
+                offloads[0] ? offloads : "-",
+                json_is_true(json_object_get(p, "rsc")) ? "on" : "off", *mode ? mode : "-",
+                endpoint, queues);
     }
 }
 
@@ -54,8 +56,8 @@ static void render_stats(FILE *out, const json_t *list)
     size_t i;
     const json_t *p;
 
-    fprintf(out, "%-16s %12s %14s %12s %14s %10s %14s  %s\n", "PORT", "RX_PACKETS", "RX_BYTES",
-            "TX_PACKETS", "TX_BYTES", "FLOOD_COPY", "GSO_FRM/SEGS", "DROPS");
+    fprintf(out, "%-16s %12s %14s %12s %14s %10s %14s %18s  %s\n", "PORT", "RX_PACKETS", "RX_BYTES",
+            "TX_PACKETS", "TX_BYTES", "FLOOD_COPY", "GSO_FRM/SEGS", "RSC_SEGS/AGG", "DROPS");
     json_array_foreach(list, i, p)
     {
         const char *reason;
@@ -66,11 +68,13 @@ static void render_stats(FILE *out, const json_t *list)
                             count) if (json_integer_value(count))
             snprintf(drops + strlen(drops), sizeof drops - strlen(drops), "%s%s=%lld",
                      drops[0] ? " " : "", reason, (long long)json_integer_value(count));
-        char gso[32];
+        char gso[32], rsc[48];
+        const json_t *r = json_object_get(p, "rsc");
         snprintf(gso, sizeof gso, "%lld/%lld", I(p, "gso_frames"), I(p, "gso_segments"));
-        fprintf(out, "%-16s %12lld %14lld %12lld %14lld %10lld %14s  %s\n", S(p, "name"),
+        snprintf(rsc, sizeof rsc, "%lld/%lld", I(r, "segments_in"), I(r, "aggregates_out"));
+        fprintf(out, "%-16s %12lld %14lld %12lld %14lld %10lld %14s %18s  %s\n", S(p, "name"),
                 I(p, "rx_packets"), I(p, "rx_bytes"), I(p, "tx_packets"), I(p, "tx_bytes"),
-                I(p, "flood_copies"), gso, drops[0] ? drops : "-");
+                I(p, "flood_copies"), gso, rsc, drops[0] ? drops : "-");
     }
 }
 

@@ -151,6 +151,51 @@ int hashi_port_del(struct hashi *h, const char *name, struct port_stats *final, 
     return 0;
 }
 
+struct rsc_setting {
+    struct port *port;
+    bool on;
+};
+
+static void set_rsc_on_worker(struct worker *w, void *arg)
+{
+    struct rsc_setting *set = arg;
+
+    /* between two iterations the coalescing table is empty: nothing is held for the port */
+    (void)w;
+    set->port->rsc = set->on;
+}
+
+int hashi_port_set(struct hashi *h, const char *name, const char *key, const char *value, char *err,
+                   size_t errlen)
+{
+    struct port *port = find_port(h, name);
+    struct rsc_setting set = {.port = port};
+
+    if (!port) {
+        snprintf(err, errlen, "no port named %s (hashictl port list shows them)", name);
+        return ENOENT;
+    }
+    if (strcmp(key, "rsc") != 0) {
+        snprintf(err, errlen, "'%s' cannot be set on a running port; settable: rsc", key);
+        return EINVAL;
+    }
+    if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0) {
+        snprintf(err, errlen, "rsc '%s' is not valid; use: on or off", value);
+        return EINVAL;
+    }
+    set.on = !strcmp(value, "on");
+    if (set.on && !port->rsc_capable) {
+        snprintf(err, errlen, "port %s cannot carry coalesced frames: %s", name,
+                 !strcmp(port->class->type, "afxdp")
+                     ? "AF_XDP ports take no frame larger than the MTU"
+                     : "it was added with offload off (delete it and add it with offload on)");
+        return EINVAL;
+    }
+    worker_call(&h->worker, set_rsc_on_worker, &set);
+    LOG_INFO("port %s: rsc %s", name, value);
+    return 0;
+}
+
 struct stats_copy {
     struct hashi *h;
     struct hashi_port_stats *out;

@@ -46,6 +46,11 @@ int hashi_port_add(struct hashi *h, const struct port_config *cfg, char *err, si
 int hashi_port_del(struct hashi *h, const char *name, struct port_stats *final, char *err,
                    size_t errlen);
 
+/* Changes one setting of a running port: key "rsc", value "on" or "off". Returns 0, or EINVAL
+ * or ENOENT with a message that says what is accepted. */
+int hashi_port_set(struct hashi *h, const char *name, const char *key, const char *value, char *err,
+                   size_t errlen);
+
 /* Copies every port's counters (in id order) into out[PORT_MAX]; returns how many ports. */
 size_t hashi_stats(struct hashi *h, struct hashi_port_stats *out);
 void hashi_stats_clear(struct hashi *h);

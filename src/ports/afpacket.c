@@ -185,5 +185,6 @@ const struct port_class afpacket_port_class = {
     .tx_burst = afpacket_tx_burst,
     .link_up = afpacket_link_up,
     .offloads = afpacket_offloads,
+    .coalesce_limits = vnet_queue_coalesce_limits,
     .describe = afpacket_describe,
 };

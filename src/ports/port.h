@@ -20,6 +20,7 @@
 #include <rte_mbuf.h>
 
 #include "config/config.h"
+#include "offload/rsc.h"
 
 #define PORT_MAX       CONFIG_MAX_PORTS
 #define PORT_BURST     32 /* packets per rx poll */
@@ -71,6 +72,7 @@ struct port_stats {
     uint64_t gso_frames;   /* TSO frames segmented in software on their way out of this port */
     uint64_t gso_segments; /* the segments made of them (each then counted as a tx frame) */
     uint64_t drops[PORT_DROP_N];
+    struct rsc_stats rsc; /* segments coalesced on their way out of this port */
 };
 
 struct port;
@@ -110,6 +112,11 @@ struct port_class {
     /* PORT_OL_* the connected peer accepts; 0 when down. Worker or any thread. */
     uint32_t (*offloads)(const struct port *port);
 
+    /* The largest frame the peer can take now, in bytes from the Ethernet header on, and the
+     * most buffers it may span: what receive segment coalescing may build for this port. Only
+     * asked when offloads() has TSO. NULL: the port takes no frame above max_frame. Worker. */
+    void (*coalesce_limits)(const struct port *port, uint32_t *max_frame, uint16_t *max_segs);
+
     /* Adds type-specific facts (path, mode, negotiated features, kernel-side drops) to a JSON
      * object. May be NULL. Control thread; it may update control-thread-only fields of its
      * own type (a kernel counter that resets when read is accumulated there). */
@@ -123,6 +130,9 @@ struct port {
     uint16_t bridge; /* index of the bridge the port belongs to */
     uint32_t mtu;
     uint32_t max_frame; /* mtu + Ethernet header + one VLAN tag, bytes */
+    bool rsc_capable;   /* the port can carry coalesced frames (offloads configured on) */
+    bool rsc;           /* coalesce TCP segments for this port's peer (worker-read; changed
+                           through worker_call) */
 
     /* --- worker-owned --- */
     struct port_stats stats;

@@ -199,5 +199,6 @@ const struct port_class tap_port_class = {
     .tx_burst = tap_tx_burst,
     .link_up = tap_link_up,
     .offloads = tap_offloads,
+    .coalesce_limits = vnet_queue_coalesce_limits,
     .describe = tap_describe,
 };

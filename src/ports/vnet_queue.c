@@ -229,3 +229,10 @@ uint16_t vnet_queue_tx(struct vnet_queue *q, struct port *port, struct rte_mbuf 
     rte_pktmbuf_free_bulk(pkts, n);
     return sent;
 }
+
+void vnet_queue_coalesce_limits(const struct port *port, uint32_t *max_frame, uint16_t *max_segs)
+{
+    (void)port;
+    *max_frame = VNET_QUEUE_MAX_FRAME;
+    *max_segs = VNET_QUEUE_MAX_SEGS;
+}

@@ -21,7 +21,9 @@
 
 /* The largest frame the kernel hands over with TSO on: a 64 KiB GSO packet with its L2 header. */
 #define VNET_QUEUE_MAX_FRAME (65536 + 64)
-#define VNET_QUEUE_MAX_SEGS  48 /* mbufs for one such frame, with room for small data rooms */
+#define VNET_QUEUE_MAX_SEGS                                                                        \
+    128 /* mbufs in one frame: a 64 KiB read, or a coalesced frame of                              \
+           up to 122 segments of at least 536 bytes, each one mbuf */
 
 struct vnet_queue {
     int fd;
@@ -50,5 +52,9 @@ uint16_t vnet_queue_rx(struct vnet_queue *q, struct port *port, struct rte_mbuf 
 /* Writes n frames, headers made from their offload state; frees all n. Frames the kernel
  * refused are counted on port by reason. Returns how many were written. */
 uint16_t vnet_queue_tx(struct vnet_queue *q, struct port *port, struct rte_mbuf **pkts, uint16_t n);
+
+/* port_class.coalesce_limits of ports made of vnet queues: the kernel takes a GSO frame of up
+ * to 64 KiB written from up to VNET_QUEUE_MAX_SEGS buffers. */
+void vnet_queue_coalesce_limits(const struct port *port, uint32_t *max_frame, uint16_t *max_segs);
 
 #endif

@@ -10,10 +10,13 @@
 #include "offload/csum.h"
 #include "offload/gso.h"
 
+static void rsc_emit(void *ctx, void *port, struct rte_mbuf *m);
+
 int sw_init(struct sw *sw, struct rte_mempool *pool)
 {
     memset(sw, 0, sizeof *sw);
     sw->pool = pool;
+    rsc_init(&sw->rsc, rsc_emit, sw);
     return fdb_init(&sw->fdb, SW_FDB_CAPACITY);
 }
 
@@ -90,6 +93,47 @@ static inline void enqueue(struct port *out, struct rte_mbuf *m)
         port_send(out);
 }
 
+static void rsc_emit(void *ctx, void *port, struct rte_mbuf *m)
+{
+    (void)ctx;
+    enqueue(port, m);
+}
+
+/* Offers m to the coalescing engine on its way to out. True when the engine took it. */
+static bool coalesce(struct sw *sw, uint16_t in_id, struct port *out, struct rte_mbuf *m,
+                     uint32_t offloads)
+{
+    struct rsc_target to = {
+        .port = out,
+        .stats = &out->stats.rsc,
+        .max_frame = out->max_frame,
+        .max_segs = 1,
+        .in_port = in_id,
+        .tso4 = (offloads & (PORT_OL_CSUM | PORT_OL_TSO4)) == (PORT_OL_CSUM | PORT_OL_TSO4),
+        .tso6 = (offloads & (PORT_OL_CSUM | PORT_OL_TSO6)) == (PORT_OL_CSUM | PORT_OL_TSO6),
+    };
+
+    if ((to.tso4 || to.tso6) && out->class->coalesce_limits)
+        out->class->coalesce_limits(out, &to.max_frame, &to.max_segs);
+    else
+        to.tso4 = to.tso6 = false;
+    return rsc_input(&sw->rsc, &to, m);
+}
+
+/* Whether the peer can hold TSO frame m in what it has posted: a guest without mergeable
+ * receive buffers that posted small ones would never take it, and everything queued behind it
+ * would wait. */
+static inline bool fits_receiver(const struct port *out, const struct rte_mbuf *m)
+{
+    uint32_t max_frame;
+    uint16_t max_segs;
+
+    if (!out->class->coalesce_limits)
+        return true;
+    out->class->coalesce_limits(out, &max_frame, &max_segs);
+    return rte_pktmbuf_pkt_len(m) <= max_frame && m->nb_segs <= max_segs;
+}
+
 /* Software GSO for a receiver that cannot take this TSO frame whole. The frame is only read
  * (it may be a flooded copy shared with other ports), and the segments come out with complete
  * checksums, so they suit any receiver. */
@@ -109,8 +153,9 @@ static void output_segmented(struct sw *sw, struct port *out, struct rte_mbuf *m
         enqueue(out, segs[i]);
 }
 
-/* Hands one copy of m to an egress port, or drops it there with a reason. */
-static inline void output(struct sw *sw, struct port *out, struct rte_mbuf *m)
+/* Hands one copy of m, received on port in_id, to an egress port, or drops it there with a
+ * reason. */
+static inline void output(struct sw *sw, uint16_t in_id, struct port *out, struct rte_mbuf *m)
 {
     uint32_t offloads;
 
@@ -119,7 +164,7 @@ static inline void output(struct sw *sw, struct port *out, struct rte_mbuf *m)
     offloads = out->class->offloads(out);
     if (unlikely(is_tso(m))) {
         uint32_t tso = (m->ol_flags & RTE_MBUF_F_TX_IPV6) ? PORT_OL_TSO6 : PORT_OL_TSO4;
-        if (!(offloads & tso))
+        if (!(offloads & tso) || !fits_receiver(out, m))
             return output_segmented(sw, out, m);
     }
     /* A flooded frame is shared by every target, and completing its checksum here changes it
@@ -132,6 +177,13 @@ static inline void output(struct sw *sw, struct port *out, struct rte_mbuf *m)
          (m->ol_flags & RTE_MBUF_F_TX_L4_MASK) == RTE_MBUF_F_TX_SCTP_CKSUM) &&
         csum_complete(m) < 0)
         return drop(out, PORT_DROP_TX_BAD_OFFLOAD, m);
+    if (out->rsc) {
+        /* a flooded copy is shared by every target: merging would change it for all of them */
+        if (rte_mbuf_refcnt_read(m) > 1)
+            out->stats.rsc.bypasses[RSC_BYPASS_FLOOD]++;
+        else if (coalesce(sw, in_id, out, m, offloads))
+            return;
+    }
     enqueue(out, m);
 }
 
@@ -154,7 +206,7 @@ static void flood(struct sw *sw, struct port *in, struct rte_mbuf *m)
         in->stats.flood_copies += n - 1;
     }
     for (uint16_t i = 0; i < n; i++)
-        output(sw, targets[i], m);
+        output(sw, in->id, targets[i], m);
 }
 
 static inline bool bad_source(const struct rte_ether_addr *src)
@@ -203,8 +255,9 @@ void sw_input(struct sw *sw, struct port *in, struct rte_mbuf **pkts, uint16_t n
         else if (unlikely(dst == in->id))
             drop(in, PORT_DROP_RX_SAME_PORT, m);
         else
-            output(sw, sw->ports[dst], m);
+            output(sw, in->id, sw->ports[dst], m);
     }
+    rsc_flush(&sw->rsc);
 }
 
 void sw_flush(struct sw *sw)

@@ -12,10 +12,16 @@
  * for a port without checksum offload. MTUs limit wire frames, so a TSO frame is measured by
  * its segments (headers + gso_size), on the way in and on the way out.
  *
+ * Receive segment coalescing (offload/rsc.c) is the last step toward a port with `rsc` on whose
+ * peer takes large TCP frames: segments of one flow in one burst leave as one TSO frame. Every
+ * burst ends with the coalescing table empty.
+ *
  * Accounting (checked by the tests): every received frame is counted once in rx_packets of its
  * ingress port, and every copy of it ends either in tx_packets of one egress port or in one drop
- * counter; a segmented frame becomes gso_segments frames in place of one. Summed over all ports
- *     rx_packets + flood_copies + gso_segments - gso_frames == tx_packets + drops
+ * counter; a segmented frame becomes gso_segments frames in place of one, and rsc.segments_in
+ * coalesced segments become rsc.aggregates_out frames. Summed over all ports
+ *     rx_packets + flood_copies + gso_segments - gso_frames
+ *         - rsc.segments_in + rsc.aggregates_out == tx_packets + drops
  */
 #ifndef HASHI_SWITCH_H
 #define HASHI_SWITCH_H
@@ -25,6 +31,7 @@
 #include <rte_mbuf.h>
 
 #include "config/config.h"
+#include "offload/rsc.h"
 #include "ports/port.h"
 #include "switch/fdb.h"
 
@@ -37,6 +44,7 @@ struct sw {
     uint32_t aging_s[CONFIG_MAX_BRIDGES];
     uint32_t now;             /* seconds, advanced by sw_tick() */
     struct rte_mempool *pool; /* segments made by software GSO */
+    struct rsc_table rsc;
 };
 
 /* Returns 0 or ENOMEM. */
@@ -50,7 +58,7 @@ void sw_attach(struct sw *sw, struct port *port);
 void sw_detach(struct sw *sw, struct port *port);
 
 /* Switches a burst received on `in`. Frames go to per-port tx buffers; sw_flush() sends them.
- * Takes ownership of every mbuf. */
+ * Takes ownership of every mbuf. Coalesced aggregates are in the tx buffers when it returns. */
 void sw_input(struct sw *sw, struct port *in, struct rte_mbuf **pkts, uint16_t n);
 
 /* Sends every port's buffered frames. */

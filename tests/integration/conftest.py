@@ -152,11 +152,11 @@ class Hashi(Program):
 
     def assert_balanced(self, deleted=()):
         """Every frame hashi received, every flood copy and every software-GSO segment was sent
-        or dropped with a reason. `deleted`: the final counters `port del` returned for ports
-        no longer listed."""
+        or dropped with a reason; coalesced segments count as the aggregates they became.
+        `deleted`: the final counters `port del` returned for ports no longer listed."""
         st = self.ctl("stats") + list(deleted)
         rx = sum(p["rx_packets"] + p["flood_copies"] + p["gso_segments"] - p["gso_frames"]
-                 for p in st)
+                 - p["rsc"]["segments_in"] + p["rsc"]["aggregates_out"] for p in st)
         out = sum(p["tx_packets"] + sum(p["drops"].values()) for p in st)
         assert rx == out, f"counters do not balance: rx+copies={rx}, tx+drops={out}: {st}"
         return st

@@ -338,7 +338,8 @@ static void test_error_unknown_key(void **state)
     expect_error("[bridge lan]\n# aging in seconds\nageing = 5\n", 3,
                  "unknown key 'ageing' in [bridge lan]", "use: aging", NULL);
     expect_error("[port vm1]\npath = /run/vm1.sock\nspeed = 2\n", 3, "unknown port key 'speed'",
-                 "use: type, path, mode, ifname (or iface), queues, offload, mtu, bridge", NULL);
+                 "use: type, path, mode, ifname (or iface), queues, offload, rsc, mtu, bridge",
+                 NULL);
     /* Keys are case sensitive. */
     expect_error("[hashi]\nCore = 1\n", 2, "unknown key 'Core'", NULL);
 }
@@ -404,6 +405,12 @@ static void test_error_bad_port_values(void **state)
                  "'queues' does not apply to an afxdp port", NULL);
     expect_error("[port up]\ntype = afxdp\niface = eth0\noffload = off\n", 1,
                  "'offload' does not apply to an afxdp port", NULL);
+    expect_error("[port vm1]\ntype = tap\nifname = t\nrsc = yes\n", 4, "rsc 'yes' is not valid",
+                 "use: on", NULL);
+    expect_error("[port up]\ntype = afxdp\niface = eth0\nrsc = on\n", 1,
+                 "'rsc' does not apply to an afxdp port", NULL);
+    expect_error("[port vm1]\ntype = tap\nifname = t\noffload = off\nrsc = on\n", 1,
+                 "port 'vm1': rsc on needs offload on", NULL);
     expect_error("[port a]\ntype = tap\nifname = t0\n[port b]\ntype = afpacket\niface = t0\n", 4,
                  "port 'b' uses the interface of port 'a' (line 1)", NULL);
     expect_error("[port vm1]\npath = run/vm1.sock\n", 2, "path must be an absolute socket path",
@@ -577,7 +584,7 @@ static void test_port_config_set(void **state)
     /* "name" is not a key here: hashictl and the [port NAME] header set it. */
     assert_int_equal(config_port_set(&port, "name", "vm1", err, sizeof err), -1);
     assert_string_equal(err, "unknown port key 'name'; use: type, path, mode, ifname (or iface), "
-                             "queues, offload, mtu, bridge");
+                             "queues, offload, rsc, mtu, bridge");
 
     /* A short error buffer is truncated, not overrun. */
     char small[8];
@@ -612,6 +619,21 @@ static void test_port_config_check(void **state)
     assert_int_equal(config_port_set(&port, "queues", "4", err, sizeof err), 0);
     assert_int_equal(port.queues, 4);
     assert_int_equal(config_port_check(&port, err, sizeof err), 0);
+
+    /* coalescing: on by default toward guests and TAP hosts with offloads, off for uplinks */
+    config_port_init(&port);
+    assert_true(config_port_rsc(&port)); /* vhost-user */
+    assert_int_equal(config_port_set(&port, "type", "tap", err, sizeof err), 0);
+    assert_true(config_port_rsc(&port));
+    assert_int_equal(config_port_set(&port, "offload", "off", err, sizeof err), 0);
+    assert_false(config_port_rsc(&port));
+    assert_int_equal(config_port_set(&port, "type", "afpacket", err, sizeof err), 0);
+    assert_int_equal(config_port_set(&port, "offload", "on", err, sizeof err), 0);
+    assert_false(config_port_rsc(&port));
+    assert_int_equal(config_port_set(&port, "rsc", "on", err, sizeof err), 0);
+    assert_true(config_port_rsc(&port));
+    assert_int_equal(config_port_set(&port, "rsc", "off", err, sizeof err), 0);
+    assert_false(config_port_rsc(&port));
 
     assert_string_equal(config_port_type_name(PORT_TYPE_VHOST_USER), "vhost-user");
     assert_string_equal(config_port_type_name(PORT_TYPE_AFXDP), "afxdp");

@@ -125,6 +125,9 @@ static void test_simple_commands(void **state)
     expect_request(WORDS("port", "del", "vm1"),
                    "{\"command\": \"port-del\", \"args\": {\"name\": \"vm1\"}}");
     expect_request(WORDS("port", "list"), "{\"command\": \"port-list\", \"args\": {}}");
+    expect_request(WORDS("port", "set", "vm1", "rsc", "off"),
+                   "{\"command\": \"port-set\", \"args\": {\"name\": \"vm1\", \"key\": \"rsc\", "
+                   "\"value\": \"off\"}}");
     expect_request(WORDS("fdb", "show"), "{\"command\": \"fdb-show\", \"args\": {}}");
     expect_request(WORDS("stats"), "{\"command\": \"stats\", \"args\": {}}");
     expect_request(WORDS("stats", "clear"), "{\"command\": \"stats-clear\", \"args\": {}}");
@@ -158,6 +161,7 @@ static void test_usage_errors(void **state)
     expect_usage_error(WORDS("port", "del", "vm1", "vm2"), "unknown command 'port del'");
     expect_usage_error(WORDS("port", "list", "all"), "unknown command 'port list'");
     expect_usage_error(WORDS("port"), "unknown command 'port'");
+    expect_usage_error(WORDS("port", "set", "vm1", "rsc"), "unknown command 'port set'");
     expect_usage_error(WORDS("fdb"), "unknown command 'fdb'");
     expect_usage_error(WORDS("fdb", "show", "br0"), "unknown command 'fdb show'");
     expect_usage_error(WORDS("stats", "clear", "now"), "unknown command 'stats clear'");

@@ -86,15 +86,58 @@ static enum vnet_verdict set_gso(const struct virtio_net_hdr *h, const struct fr
     return VNET_OK;
 }
 
+/* A GRO frame whose segments a NIC (or the kernel) verified: DATA_VALID without NEEDS_CSUM, and
+ * a TCP checksum field that holds nothing useful for the whole frame. It becomes what every other
+ * TSO frame is, a partial checksum: the field is seeded with the pseudo-header sum over the TCP
+ * length, which whoever completes or segments the frame starts from. Fills *csum with the
+ * NEEDS_CSUM header that now describes the frame. */
+static enum vnet_verdict seed_valid_gso(const struct frame_headers *f, struct rte_mbuf *m,
+                                        struct virtio_net_hdr *csum)
+{
+    uint8_t *ip = rte_pktmbuf_mtod_offset(m, uint8_t *, f->l2_len);
+    uint32_t l4 = (uint32_t)f->l2_len + f->l3_len, tcp_len, sum;
+    bool v4 = f->ip_version == 4;
+
+    if (f->ip_version == 0 || f->fragment || f->l4_proto != IPPROTO_TCP ||
+        l4 + TCP_CSUM_OFFSET + sizeof(uint16_t) > rte_pktmbuf_data_len(m))
+        return VNET_BAD_GSO;
+    tcp_len = rte_pktmbuf_pkt_len(m) - l4;
+    if (tcp_len > UINT16_MAX)
+        return VNET_BAD_GSO;
+    /* addresses (IPv4 at 12, IPv6 at 8), then protocol and length; rte_raw_cksum sums words as
+     * they lie in memory, so the other terms join it in network order */
+    sum = rte_raw_cksum(ip + (v4 ? 12 : 8), v4 ? 8 : 32) + rte_cpu_to_be_16(IPPROTO_TCP) +
+          rte_cpu_to_be_16((uint16_t)tcp_len);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    *(unaligned_uint16_t *)(ip + f->l3_len + TCP_CSUM_OFFSET) = (uint16_t)sum;
+    csum->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+    csum->csum_start = (uint16_t)l4;
+    csum->csum_offset = TCP_CSUM_OFFSET;
+    return VNET_OK;
+}
+
 enum vnet_verdict vnet_hdr_to_mbuf(const struct virtio_net_hdr *h, struct rte_mbuf *m)
 {
     struct frame_headers f;
+    struct virtio_net_hdr seeded;
     enum vnet_verdict v;
 
     m->ol_flags = 0;
     if (h->flags == 0 && h->gso_type == VIRTIO_NET_HDR_GSO_NONE)
         return VNET_OK; /* the common case without offloads: nothing to look at */
+    if (h->flags == VIRTIO_NET_HDR_F_DATA_VALID && h->gso_type == VIRTIO_NET_HDR_GSO_NONE) {
+        m->ol_flags = RTE_MBUF_F_RX_L4_CKSUM_GOOD; /* coalescing need not check it again */
+        return VNET_OK;
+    }
     frame_parse(m, &f);
+    if (!(h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && (h->flags & VIRTIO_NET_HDR_F_DATA_VALID) &&
+        h->gso_type != VIRTIO_NET_HDR_GSO_NONE) {
+        seeded = *h;
+        if ((v = seed_valid_gso(&f, m, &seeded)) != VNET_OK)
+            return v;
+        h = &seeded;
+    }
     if (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
         v = set_csum(h, &f, m);
         if (v != VNET_OK)

@@ -118,11 +118,12 @@ static enum rsc_bypass read_segment(struct rte_mbuf *m, struct segment *s)
 /* The flow identity hashed: ingress port, addresses, ports (the rest is compared on a match). */
 static uint32_t flow_hash(const struct segment *s, uint16_t in_port)
 {
-    uint32_t ports;
+    uint64_t addrs[4]; /* rte_hash_crc reads 8 bytes at a time: the copy is aligned */
+    uint32_t ports, len = addrs_len(s->ip_version);
 
+    memcpy(addrs, s->l3 + addrs_offset(s->ip_version), len);
     memcpy(&ports, &s->tcp->src_port, sizeof ports);
-    return rte_hash_crc(s->l3 + addrs_offset(s->ip_version), addrs_len(s->ip_version),
-                        rte_hash_crc_4byte(ports, in_port));
+    return rte_hash_crc(addrs, len, rte_hash_crc_4byte(ports, in_port));
 }
 
 /* The IPv4 header checksum and the TCP checksum are right, or someone vouched for them: a local

@@ -164,8 +164,13 @@ static inline void output(struct sw *sw, uint16_t in_id, struct port *out, struc
     offloads = out->class->offloads(out);
     if (unlikely(is_tso(m))) {
         uint32_t tso = (m->ol_flags & RTE_MBUF_F_TX_IPV6) ? PORT_OL_TSO6 : PORT_OL_TSO4;
-        if (!(offloads & tso) || !fits_receiver(out, m))
+        if (!(offloads & tso) || !fits_receiver(out, m)) {
+            /* the engine never takes a TSO frame, but lets go first what it holds of the
+             * frame's flow, which must reach the port before these segments */
+            if (out->rsc)
+                (void)coalesce(sw, in_id, out, m, offloads);
             return output_segmented(sw, out, m);
+        }
     }
     /* A flooded frame is shared by every target, and completing its checksum here changes it
      * for all of them: harmless, because a complete checksum (with the request cleared in the

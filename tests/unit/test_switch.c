@@ -2,8 +2,10 @@
  * The switch core over real mbufs (a DPDK mempool, EAL in --no-huge mode without shared config
  * files or telemetry) and a test port type whose tx_burst keeps what it is given: forwarding,
  * flooding, drops by reason, checksum completion before floods, TSO frames delivered whole or
- * segmented in software by the egress port's offloads, and the accounting invariant under random
- * traffic, with the pool checked for leaked buffers after every test.
+ * segmented in software by the egress port's offloads and the buffers its peer posted, receive
+ * segment coalescing of TCP trains toward ports that take large frames (and the cases where it
+ * must not happen), and the accounting invariant under random traffic with TCP trains mixed in,
+ * with the pool checked for leaked buffers after every test.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +24,7 @@
 #include <rte_ether.h>
 #include <rte_mbuf.h>
 
+#include "offload/gso.h"
 #include "switch/switch.h"
 #include "util/util.h"
 #include "ref_csum.h"
@@ -35,7 +38,9 @@ struct test_port {
     struct port up;
     bool link;
     uint32_t offloads;
-    uint16_t ring_room; /* frames its peer still takes */
+    uint16_t ring_room;    /* frames its peer still takes */
+    uint32_t posted_frame; /* coalesce_limits: the largest frame its peer can hold */
+    uint16_t posted_segs;  /* and the most buffers it may span */
     uint16_t n_seen;
     struct rte_mbuf *seen[MAX_SEEN];
 };
@@ -70,11 +75,20 @@ static uint32_t test_offloads(const struct port *port)
     return container_of(port, struct test_port, up)->offloads;
 }
 
+static void test_coalesce_limits(const struct port *port, uint32_t *max_frame, uint16_t *max_segs)
+{
+    const struct test_port *t = container_of(port, struct test_port, up);
+
+    *max_frame = t->posted_frame;
+    *max_segs = t->posted_segs;
+}
+
 static const struct port_class test_class = {
     .type = "test",
     .tx_burst = test_tx,
     .link_up = test_link,
     .offloads = test_offloads,
+    .coalesce_limits = test_coalesce_limits,
 };
 
 struct rig {
@@ -83,6 +97,13 @@ struct rig {
     unsigned n;
 };
 
+/* What a peer with mergeable receive buffers can hold: anything up to 64 KiB of IP. */
+#define POSTED_FRAME_BIG (65535 + 22)
+#define POSTED_SEGS_BIG  1000
+
+/* Ports as config_port_init makes them: vhost-user, MTU 1500, offload on and so rsc on
+ * (port_init); a peer that is up, takes every frame and any frame size, but none of the
+ * offloads until a test gives it some. */
 static void rig_init(struct rig *r, unsigned n, const uint16_t *bridges)
 {
     struct port_config cfg;
@@ -94,10 +115,13 @@ static void rig_init(struct rig *r, unsigned n, const uint16_t *bridges)
     for (unsigned i = 0; i < n; i++) {
         snprintf(cfg.name, sizeof cfg.name, "p%u", i);
         port_init(&r->ports[i].up, &test_class, &cfg);
+        assert_true(r->ports[i].up.rsc);
         r->ports[i].up.id = (uint16_t)i;
         r->ports[i].up.bridge = bridges ? bridges[i] : 0;
         r->ports[i].link = true;
         r->ports[i].ring_room = UINT16_MAX;
+        r->ports[i].posted_frame = POSTED_FRAME_BIG;
+        r->ports[i].posted_segs = POSTED_SEGS_BIG;
         sw_attach(&r->sw, &r->ports[i].up);
     }
 }
@@ -158,7 +182,8 @@ static void assert_balanced(const struct rig *r)
 
     for (unsigned i = 0; i < r->n; i++) {
         const struct port_stats *st = &r->ports[i].up.stats;
-        in += st->rx_packets + st->flood_copies + st->gso_segments - st->gso_frames;
+        in += st->rx_packets + st->flood_copies + st->gso_segments - st->gso_frames -
+              st->rsc.segments_in + st->rsc.aggregates_out;
         out += st->tx_packets + total_drops(st);
     }
     assert_int_equal(in, out);
@@ -330,41 +355,6 @@ static void test_flood_of_a_chained_frame(void **state)
     rig_fini(&r);
 }
 
-/* Random traffic, stations, links and ring sizes: the counters always balance and no buffer
- * is lost or freed twice. */
-static void test_random_traffic_balances(void **state)
-{
-    const uint16_t bridges[] = {0, 0, 0, 1, 1, 0};
-    struct rig r;
-    unsigned seed = 12345;
-
-    (void)state;
-    rig_init(&r, 6, bridges);
-    for (int round = 0; round < 200; round++) {
-        struct rte_mbuf *burst[PORT_BURST];
-        unsigned in = (unsigned)rand_r(&seed) % 6;
-        uint16_t n = (uint16_t)(1 + rand_r(&seed) % PORT_BURST);
-
-        for (unsigned p = 0; p < 6; p++) {
-            r.ports[p].link = rand_r(&seed) % 5 != 0;
-            r.ports[p].ring_room = (uint16_t)(rand_r(&seed) % 40);
-        }
-        for (uint16_t i = 0; i < n; i++) {
-            unsigned dst = rand_r(&seed) % 4 == 0 ? 0xffff : (unsigned)rand_r(&seed) % 16;
-            burst[i] =
-                eth_frame((unsigned)rand_r(&seed) % 16, dst, (uint16_t)(14 + rand_r(&seed) % 1600));
-        }
-        sw_input(&r.sw, &r.ports[in].up, burst, n);
-        sw_flush(&r.sw);
-        assert_balanced(&r);
-        for (unsigned p = 0; p < 6; p++) {
-            rte_pktmbuf_free_bulk(r.ports[p].seen, r.ports[p].n_seen);
-            r.ports[p].n_seen = 0;
-        }
-    }
-    rig_fini(&r);
-}
-
 /* ---- TSO frames ---- */
 
 #define TSO_PAYLOAD 10000
@@ -384,16 +374,26 @@ static uint32_t rd32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-/* A TSO frame as a sender hands it over: one TCP segment of `payload` bytes behind one set of
- * headers, the TCP checksum field holding the pseudo-header sum (Linux's convention), in a
- * chain of pool mbufs. Its bytes are also written to copy. */
-static struct rte_mbuf *tso_frame(unsigned src, unsigned dst, int ipv6, uint32_t payload,
-                                  uint16_t mss, uint8_t *copy)
+#define SEQ0     0x12345678u /* sequence number of a test flow's first payload byte */
+#define IP_ID0   0x4242      /* IPv4 ID of its first frame */
+#define TCP_FPSH 0x08
+#define TCP_FACK 0x10
+
+/* The byte at offset off of a test flow's TCP payload. */
+static uint8_t payload_byte(uint32_t off)
 {
-    const uint32_t l3 = ipv6 ? 40 : 20, l4 = 20, len = 14 + l3 + l4 + payload;
+    return (uint8_t)(off * 7 + off / 251);
+}
+
+/* Writes into copy a frame of the test flow from station src to dst (0xffff: broadcast):
+ * Ethernet, IPv4 (DF, the given ID, header checksum) or IPv6, a 20-byte TCP header with the
+ * given flags and a sequence number off bytes past SEQ0, then the flow's payload bytes from off
+ * on. The TCP checksum field is left 0. Returns the frame's length. */
+static uint32_t tcp_build(uint8_t *copy, unsigned src, unsigned dst, int ipv6, uint32_t off,
+                          uint32_t payload, uint16_t ip_id, uint8_t flags)
+{
+    const uint32_t l3 = ipv6 ? 40 : 20, l4 = 20;
     uint8_t *ip = copy + 14, *th = ip + l3;
-    struct rte_mbuf *head = NULL, *tail = NULL;
-    uint32_t done = 0;
 
     memset(copy, 0, 14 + l3 + l4);
     mac(copy, dst == 0xffff ? 0 : dst);
@@ -411,7 +411,7 @@ static struct rte_mbuf *tso_frame(unsigned src, unsigned dst, int ipv6, uint32_t
     } else {
         ip[0] = 0x45;
         wr16(ip + 2, l3 + l4 + payload);
-        wr16(ip + 4, 0x4242);
+        wr16(ip + 4, ip_id);
         wr16(ip + 6, 0x4000); /* DF */
         ip[8] = 64;
         ip[9] = IPPROTO_TCP;
@@ -420,14 +420,33 @@ static struct rte_mbuf *tso_frame(unsigned src, unsigned dst, int ipv6, uint32_t
     }
     wr16(th, 40000);
     wr16(th + 2, 5201);
-    wr16(th + 4, 0x1234); /* seq 0x12345678 */
-    wr16(th + 6, 0x5678);
+    wr16(th + 4, (SEQ0 + off) >> 16);
+    wr16(th + 6, (SEQ0 + off) & 0xffff);
     th[12] = 0x50;
-    th[13] = 0x18; /* PSH ACK */
+    th[13] = flags;
     wr16(th + 14, 65535);
-    wr16(th + 16, ref_fold(ref_pseudo(ip, ipv6, IPPROTO_TCP, l4 + payload)));
     for (uint32_t i = 0; i < payload; i++)
-        th[l4 + i] = (uint8_t)(i * 7 + i / 251);
+        th[l4 + i] = payload_byte(off + i);
+    return 14 + l3 + l4 + payload;
+}
+
+/* Stores in a frame built by tcp_build its TCP checksum: the complete one, or (partial) the
+ * pseudo-header sum a local sender leaves for the receiver to finish (Linux's convention). */
+static void tcp_checksum(uint8_t *copy, int ipv6, uint32_t len, int partial)
+{
+    const uint32_t l3 = ipv6 ? 40 : 20, l4_len = len - 14 - l3;
+    uint8_t *ip = copy + 14, *th = ip + l3;
+    uint32_t pseudo = ref_pseudo(ip, ipv6, IPPROTO_TCP, l4_len);
+
+    wr16(th + 16, 0);
+    wr16(th + 16, partial ? ref_fold(pseudo) : (uint16_t)~ref_fold(ref_sum16(th, l4_len, pseudo)));
+}
+
+/* copy's len bytes in a chain of pool mbufs, each filled up to its tailroom. */
+static struct rte_mbuf *chain_of(const uint8_t *copy, uint32_t len)
+{
+    struct rte_mbuf *head = NULL, *tail = NULL;
+    uint32_t done = 0;
 
     while (done < len) {
         struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
@@ -446,11 +465,25 @@ static struct rte_mbuf *tso_frame(unsigned src, unsigned dst, int ipv6, uint32_t
         }
         tail = m;
     }
+    return head;
+}
+
+/* A TSO frame as a sender hands it over: one TCP segment of `payload` bytes behind one set of
+ * headers, the TCP checksum field holding the pseudo-header sum (Linux's convention), in a
+ * chain of pool mbufs. Its bytes are also written to copy. */
+static struct rte_mbuf *tso_frame(unsigned src, unsigned dst, int ipv6, uint32_t payload,
+                                  uint16_t mss, uint8_t *copy)
+{
+    uint32_t len = tcp_build(copy, src, dst, ipv6, 0, payload, IP_ID0, TCP_FPSH | TCP_FACK);
+    struct rte_mbuf *head;
+
+    tcp_checksum(copy, ipv6, len, 1);
+    head = chain_of(copy, len);
     head->ol_flags = RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_TCP_CKSUM |
                      (ipv6 ? RTE_MBUF_F_TX_IPV6 : RTE_MBUF_F_TX_IPV4);
     head->l2_len = 14;
-    head->l3_len = l3;
-    head->l4_len = l4;
+    head->l3_len = ipv6 ? 40 : 20;
+    head->l4_len = 20;
     head->tso_segsz = mss;
     return head;
 }
@@ -680,6 +713,531 @@ static void test_tso_mtu_is_per_segment(void **state)
     rig_fini(&r);
 }
 
+/* ---- receive segment coalescing ---- */
+
+#define TRAIN_N 8
+#define AGG_MAX (14 + 40 + 20 + 65535)
+
+/* Segment k of the test flow from src to dst as it comes off a wire: mss payload bytes from
+ * k * mss on, ACK only, the IPv4 ID one more per segment, complete checksums. Written to copy;
+ * returns its length. */
+static uint32_t train_segment(uint8_t *copy, unsigned src, unsigned dst, int ipv6, uint32_t k,
+                              uint16_t mss)
+{
+    uint32_t len = tcp_build(copy, src, dst, ipv6, k * mss, mss, (uint16_t)(IP_ID0 + k), TCP_FACK);
+
+    tcp_checksum(copy, ipv6, len, 0);
+    return len;
+}
+
+/* Segments first .. first + n - 1 of the flow, in order and without offload requests. */
+static void train(struct rte_mbuf **pkts, unsigned src, unsigned dst, int ipv6, uint32_t first,
+                  uint32_t n, uint16_t mss)
+{
+    static uint8_t copy[WIRE_MAX];
+
+    for (uint32_t i = 0; i < n; i++)
+        pkts[i] = chain_of(copy, train_segment(copy, src, dst, ipv6, first + i, mss));
+}
+
+/* Sends segments first .. first + n - 1 of the flow from station src on port `in` as one burst,
+ * and then every port's buffered frames. */
+static void send_train(struct rig *r, unsigned in, unsigned src, unsigned dst, int ipv6,
+                       uint32_t first, uint32_t n, uint16_t mss)
+{
+    struct rte_mbuf *pkts[PORT_BURST];
+
+    assert_true(n <= PORT_BURST);
+    train(pkts, src, dst, ipv6, first, n, mss);
+    sw_input(&r->sw, &r->ports[in].up, pkts, (uint16_t)n);
+    sw_flush(&r->sw);
+}
+
+/* Frames seen[from .. from + n - 1] of port t are segments first .. of the flow, unchanged. */
+static void check_train(const struct test_port *t, unsigned from, unsigned src, unsigned dst,
+                        int ipv6, uint32_t first, uint32_t n, uint16_t mss)
+{
+    static uint8_t got[WIRE_MAX], want[WIRE_MAX];
+
+    assert_true(t->n_seen >= from + n);
+    for (uint32_t i = 0; i < n; i++) {
+        const struct rte_mbuf *m = t->seen[from + i];
+        uint32_t len = train_segment(want, src, dst, ipv6, first + i, mss);
+
+        assert_int_equal(rte_pktmbuf_pkt_len(m), len);
+        assert_int_equal(flatten(m, got), len);
+        assert_memory_equal(got, want, len);
+        assert_int_equal(m->ol_flags & RTE_MBUF_F_TX_OFFLOAD_MASK, 0);
+    }
+}
+
+/* m is segments first .. first + n - 1 of the flow as one TSO frame: the first segment's
+ * headers with the lengths of the whole (IPv4 header checksum redone), the payloads one after
+ * the other, a partial checksum in the TCP checksum field and a TSO request at the segments'
+ * MSS. Segmenting it gives the segments back, byte for byte. */
+static void check_aggregate(const struct rte_mbuf *m, unsigned src, unsigned dst, int ipv6,
+                            uint32_t first, uint32_t n, uint16_t mss)
+{
+    static uint8_t got[AGG_MAX], want[AGG_MAX];
+    struct rte_mbuf *segs[GSO_MAX_SEGS];
+    uint32_t len =
+        tcp_build(want, src, dst, ipv6, first * mss, n * mss, (uint16_t)(IP_ID0 + first), TCP_FACK);
+    int k;
+
+    tcp_checksum(want, ipv6, len, 1);
+    assert_int_equal(rte_pktmbuf_pkt_len(m), len);
+    assert_int_equal(flatten(m, got), len);
+    assert_memory_equal(got, want, len);
+    assert_int_equal(m->ol_flags & RTE_MBUF_F_TX_OFFLOAD_MASK,
+                     RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_TCP_CKSUM |
+                         (ipv6 ? RTE_MBUF_F_TX_IPV6 : RTE_MBUF_F_TX_IPV4));
+    assert_int_equal(m->tso_segsz, mss);
+    assert_int_equal(m->l2_len, 14);
+    assert_int_equal(m->l3_len, ipv6 ? 40 : 20);
+    assert_int_equal(m->l4_len, 20);
+
+    k = gso_segment(m, pool, segs, GSO_MAX_SEGS);
+    assert_int_equal(k, n);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t seg_len = train_segment(want, src, dst, ipv6, first + i, mss);
+        assert_int_equal(flatten(segs[i], got), seg_len);
+        assert_memory_equal(got, want, seg_len);
+    }
+    rte_pktmbuf_free_bulk(segs, (unsigned)k);
+}
+
+#define NONE (-1)
+
+/* What port t's RSC counters gained since `before` is exactly this: segments_in, aggregates_out,
+ * `flushes` under one flush reason and `bypasses` under one bypass reason (NONE: none), 0
+ * elsewhere. */
+static void check_rsc(const struct test_port *t, const struct rsc_stats *before, uint64_t in,
+                      uint64_t out, int flush, uint64_t flushes, int bypass, uint64_t bypasses)
+{
+    const struct rsc_stats *now = &t->up.stats.rsc;
+
+    assert_int_equal(now->segments_in - before->segments_in, in);
+    assert_int_equal(now->aggregates_out - before->aggregates_out, out);
+    for (int i = 0; i < RSC_FLUSH_N; i++)
+        assert_int_equal(now->flushes[i] - before->flushes[i], i == flush ? flushes : 0);
+    for (int i = 0; i < RSC_BYPASS_N; i++)
+        assert_int_equal(now->bypasses[i] - before->bypasses[i], i == bypass ? bypasses : 0);
+}
+
+/* A burst of in-order segments of one flow toward a port that takes TSO4 leaves as one TSO frame,
+ * already in the port's tx buffer when sw_input returns; the counters say TRAIN_N segments in,
+ * one aggregate out, flushed at the end of the burst. */
+static void test_rsc_train_becomes_one_tso_frame(void **state)
+{
+    struct rte_mbuf *pkts[TRAIN_N];
+    struct rsc_stats before;
+    struct rig r;
+    uint64_t tx, bytes;
+
+    (void)state;
+    rig_init(&r, 3, NULL);
+    r.ports[1].offloads = PORT_OL_TSO4 | PORT_OL_CSUM;
+    r.ports[2].offloads = PORT_OL_TSO4 | PORT_OL_CSUM;
+    learn_1_and_2(&r);
+    before = r.ports[1].up.stats.rsc;
+    tx = r.ports[1].up.stats.tx_packets;
+    bytes = r.ports[1].up.stats.tx_bytes;
+
+    train(pkts, 10, 11, 0, 0, TRAIN_N, TSO_MSS);
+    sw_input(&r.sw, &r.ports[0].up, pkts, TRAIN_N);
+    assert_true(rsc_idle(&r.sw.rsc));
+    assert_int_equal(r.ports[1].up.tx_count, 1);
+    sw_flush(&r.sw);
+
+    assert_int_equal(r.ports[1].n_seen, 1);
+    check_aggregate(r.ports[1].seen[0], 10, 11, 0, 0, TRAIN_N, TSO_MSS);
+    assert_int_equal(r.ports[1].up.stats.tx_packets - tx, 1);
+    assert_int_equal(r.ports[1].up.stats.tx_bytes - bytes, 14 + 20 + 20 + TRAIN_N * TSO_MSS);
+    check_rsc(&r.ports[1], &before, TRAIN_N, 1, RSC_FLUSH_POLL_END, 1, NONE, 0);
+    assert_int_equal(r.ports[1].up.stats.gso_frames, 0);
+    assert_int_equal(r.ports[2].n_seen, 0);
+    for (unsigned p = 0; p < 3; p++)
+        assert_int_equal(total_drops(&r.ports[p].up.stats), 0);
+    assert_balanced(&r);
+    rig_fini(&r);
+}
+
+/* With rsc off for the port, the same train goes out as it came, and the engine never sees it. */
+static void test_rsc_off_passes_the_train_unchanged(void **state)
+{
+    struct rsc_stats before;
+    struct rig r;
+
+    (void)state;
+    rig_init(&r, 3, NULL);
+    r.ports[1].offloads = PORT_OL_TSO4 | PORT_OL_CSUM;
+    r.ports[1].up.rsc = false;
+    learn_1_and_2(&r);
+    before = r.ports[1].up.stats.rsc;
+    send_train(&r, 0, 10, 11, 0, 0, TRAIN_N, TSO_MSS);
+    assert_int_equal(r.ports[1].n_seen, TRAIN_N);
+    check_train(&r.ports[1], 0, 10, 11, 0, 0, TRAIN_N, TSO_MSS);
+    check_rsc(&r.ports[1], &before, 0, 0, NONE, 0, NONE, 0);
+    assert_balanced(&r);
+    rig_fini(&r);
+}
+
+/* A receiver that cannot take the aggregate gets the segments unchanged, each counted as a
+ * "receiver" bypass: no TSO4, TSO4 without checksum offload, or posted buffers that hold no
+ * more than one segment (by size or by buffer count). */
+static void test_rsc_bypassed_for_a_receiver_that_cannot_take_it(void **state)
+{
+    static const struct {
+        uint32_t offloads, posted_frame;
+        uint16_t posted_segs;
+    } cases[] = {
+        {PORT_OL_CSUM, POSTED_FRAME_BIG, POSTED_SEGS_BIG},
+        {PORT_OL_CSUM | PORT_OL_TSO6, POSTED_FRAME_BIG, POSTED_SEGS_BIG},
+        {PORT_OL_TSO4 | PORT_OL_TSO6, POSTED_FRAME_BIG, POSTED_SEGS_BIG},
+        {PORT_OL_TSO4 | PORT_OL_CSUM, 2048, POSTED_SEGS_BIG},
+        {PORT_OL_TSO4 | PORT_OL_CSUM, POSTED_FRAME_BIG, 1},
+    };
+
+    (void)state;
+    for (unsigned c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        struct rsc_stats before;
+        struct rig r;
+
+        rig_init(&r, 3, NULL);
+        r.ports[1].offloads = cases[c].offloads;
+        r.ports[1].posted_frame = cases[c].posted_frame;
+        r.ports[1].posted_segs = cases[c].posted_segs;
+        learn_1_and_2(&r);
+        before = r.ports[1].up.stats.rsc;
+        send_train(&r, 0, 10, 11, 0, 0, TRAIN_N, TSO_MSS);
+        assert_int_equal(r.ports[1].n_seen, TRAIN_N);
+        check_train(&r.ports[1], 0, 10, 11, 0, 0, TRAIN_N, TSO_MSS);
+        check_rsc(&r.ports[1], &before, 0, 0, NONE, 0, RSC_BYPASS_RECEIVER, TRAIN_N);
+        assert_balanced(&r);
+        rig_fini(&r);
+    }
+}
+
+/* A flooded train is one buffer per segment shared by both targets: neither may merge it, and
+ * each counts a "flood" bypass per segment. */
+static void test_rsc_not_for_floods(void **state)
+{
+    struct rsc_stats before[3];
+    struct rig r;
+
+    (void)state;
+    rig_init(&r, 3, NULL);
+    r.ports[1].offloads = PORT_OL_TSO4 | PORT_OL_CSUM;
+    r.ports[2].offloads = PORT_OL_TSO4 | PORT_OL_TSO6 | PORT_OL_CSUM;
+    for (unsigned p = 0; p < 3; p++)
+        before[p] = r.ports[p].up.stats.rsc;
+    send_train(&r, 0, 10, 99, 0, 0, TRAIN_N, TSO_MSS); /* 99: unknown */
+    for (unsigned p = 1; p <= 2; p++) {
+        assert_int_equal(r.ports[p].n_seen, TRAIN_N);
+        check_train(&r.ports[p], 0, 10, 99, 0, 0, TRAIN_N, TSO_MSS);
+        check_rsc(&r.ports[p], &before[p], 0, 0, NONE, 0, RSC_BYPASS_FLOOD, TRAIN_N);
+    }
+    for (unsigned i = 0; i < TRAIN_N; i++)
+        assert_ptr_equal(r.ports[1].seen[i], r.ports[2].seen[i]);
+    assert_int_equal(r.ports[0].up.stats.flood_copies, TRAIN_N);
+    assert_balanced(&r);
+    rig_fini(&r);
+}
+
+/* TSO4 says nothing about IPv6: an IPv6 train to a port with TSO4 only passes unmerged, to one
+ * with TSO6 it is coalesced. */
+static void test_rsc_ipv6_needs_tso6(void **state)
+{
+    struct rsc_stats before1, before2;
+    struct rig r;
+
+    (void)state;
+    rig_init(&r, 3, NULL);
+    r.ports[1].offloads = PORT_OL_TSO4 | PORT_OL_CSUM;
+    r.ports[2].offloads = PORT_OL_TSO6 | PORT_OL_CSUM;
+    learn_1_and_2(&r);
+    before1 = r.ports[1].up.stats.rsc;
+    before2 = r.ports[2].up.stats.rsc;
+
+    send_train(&r, 0, 10, 11, 1, 0, TRAIN_N, TSO_MSS6);
+    assert_int_equal(r.ports[1].n_seen, TRAIN_N);
+    check_train(&r.ports[1], 0, 10, 11, 1, 0, TRAIN_N, TSO_MSS6);
+    check_rsc(&r.ports[1], &before1, 0, 0, NONE, 0, RSC_BYPASS_RECEIVER, TRAIN_N);
+
+    send_train(&r, 0, 10, 12, 1, 0, TRAIN_N, TSO_MSS6);
+    assert_int_equal(r.ports[2].n_seen, 1);
+    check_aggregate(r.ports[2].seen[0], 10, 12, 1, 0, TRAIN_N, TSO_MSS6);
+    check_rsc(&r.ports[2], &before2, TRAIN_N, 1, RSC_FLUSH_POLL_END, 1, NONE, 0);
+    assert_balanced(&r);
+    rig_fini(&r);
+}
+
+/* A TSO frame goes whole to a TSO port only if its peer posted room for it: pkt_len within
+ * max_frame and nb_segs within max_segs (the frame is a chain of 5 mbufs). Otherwise it is
+ * segmented in software, and the segments do not go back to the engine. A frame delivered whole
+ * is offered to the engine, which passes it on as "large". */
+static void test_tso_frame_must_fit_the_posted_buffers(void **state)
+{
+    static uint8_t orig[TSO_FRAME];
+    const uint32_t len = 14 + 20 + 20 + TSO_PAYLOAD;
+    static const struct {
+        uint32_t posted_frame;
+        uint16_t posted_segs;
+        bool whole;
+    } cases[] = {
+        {2048, POSTED_SEGS_BIG, false},
+        {14 + 20 + 20 + TSO_PAYLOAD - 1, POSTED_SEGS_BIG, false},
+        {14 + 20 + 20 + TSO_PAYLOAD, POSTED_SEGS_BIG, true},
+        {POSTED_FRAME_BIG, 4, false},
+        {POSTED_FRAME_BIG, 5, true},
+        {POSTED_FRAME_BIG, POSTED_SEGS_BIG, true},
+    };
+
+    (void)state;
+    for (unsigned c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        struct rsc_stats before;
+        struct rte_mbuf *m;
+        struct rig r;
+
+        rig_init(&r, 3, NULL);
+        r.ports[1].offloads = PORT_OL_TSO4 | PORT_OL_CSUM;
+        r.ports[1].posted_frame = cases[c].posted_frame;
+        r.ports[1].posted_segs = cases[c].posted_segs;
+        learn_1_and_2(&r);
+        before = r.ports[1].up.stats.rsc;
+        m = tso_frame(10, 11, 0, TSO_PAYLOAD, TSO_MSS, orig);
+        assert_int_equal(m->nb_segs, 5);
+        assert_int_equal(rte_pktmbuf_pkt_len(m), len);
+        input_one(&r, 0, m);
+        if (cases[c].whole) {
+            assert_int_equal(r.ports[1].n_seen, 1);
+            check_whole(r.ports[1].seen[0], orig, 0, TSO_MSS);
+            assert_int_equal(r.ports[1].up.stats.gso_frames, 0);
+        } else {
+            check_segments(&r.ports[1], orig, 0, TSO_MSS);
+        }
+        /* either way the frame passed the engine, which lets go of its flow first */
+        check_rsc(&r.ports[1], &before, 0, 0, NONE, 0, RSC_BYPASS_LARGE, 1);
+        assert_balanced(&r);
+        rig_fini(&r);
+    }
+}
+
+/* Every burst ends with the table empty: a train split over two bursts leaves as two
+ * aggregates, each flushed at the end of its burst, even with no sw_flush in between. */
+static void test_rsc_one_aggregate_per_burst(void **state)
+{
+    struct rte_mbuf *pkts[TRAIN_N];
+    struct rsc_stats before;
+    struct rig r;
+
+    (void)state;
+    rig_init(&r, 3, NULL);
+    r.ports[1].offloads = PORT_OL_TSO4 | PORT_OL_CSUM;
+    learn_1_and_2(&r);
+    before = r.ports[1].up.stats.rsc;
+    train(pkts, 10, 11, 0, 0, TRAIN_N, TSO_MSS);
+    sw_input(&r.sw, &r.ports[0].up, pkts, TRAIN_N / 2);
+    assert_true(rsc_idle(&r.sw.rsc));
+    assert_int_equal(r.ports[1].up.tx_count, 1);
+    sw_input(&r.sw, &r.ports[0].up, pkts + TRAIN_N / 2, TRAIN_N - TRAIN_N / 2);
+    assert_int_equal(r.ports[1].up.tx_count, 2);
+    sw_flush(&r.sw);
+    assert_int_equal(r.ports[1].n_seen, 2);
+    check_aggregate(r.ports[1].seen[0], 10, 11, 0, 0, TRAIN_N / 2, TSO_MSS);
+    check_aggregate(r.ports[1].seen[1], 10, 11, 0, TRAIN_N / 2, TRAIN_N - TRAIN_N / 2, TSO_MSS);
+    check_rsc(&r.ports[1], &before, TRAIN_N, 2, RSC_FLUSH_POLL_END, 2, NONE, 0);
+    assert_balanced(&r);
+    rig_fini(&r);
+}
+
+/* Order within a flow is kept: a TSO frame of a flow whose segments are held (delivered whole,
+ * so offered to the engine and passed on as "large") leaves after their aggregate. */
+static void test_rsc_aggregate_goes_before_a_tso_frame_of_its_flow(void **state)
+{
+    static uint8_t orig[TSO_FRAME], got[TSO_FRAME];
+    struct rte_mbuf *pkts[3];
+    struct rsc_stats before;
+    struct rig r;
+    uint32_t len;
+
+    (void)state;
+    rig_init(&r, 3, NULL);
+    r.ports[1].offloads = PORT_OL_TSO4 | PORT_OL_CSUM;
+    learn_1_and_2(&r);
+    before = r.ports[1].up.stats.rsc;
+    train(pkts, 10, 11, 0, 0, 2, TSO_MSS);
+    len = tcp_build(orig, 10, 11, 0, 2 * TSO_MSS, TSO_PAYLOAD, IP_ID0 + 2, TCP_FACK);
+    tcp_checksum(orig, 0, len, 1);
+    pkts[2] = chain_of(orig, len);
+    pkts[2]->ol_flags = RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_TCP_CKSUM | RTE_MBUF_F_TX_IPV4;
+    pkts[2]->l2_len = 14;
+    pkts[2]->l3_len = 20;
+    pkts[2]->l4_len = 20;
+    pkts[2]->tso_segsz = TSO_MSS;
+    sw_input(&r.sw, &r.ports[0].up, pkts, 3);
+    sw_flush(&r.sw);
+    assert_int_equal(r.ports[1].n_seen, 2);
+    check_aggregate(r.ports[1].seen[0], 10, 11, 0, 0, 2, TSO_MSS);
+    assert_int_equal(flatten(r.ports[1].seen[1], got), len);
+    assert_memory_equal(got, orig, len);
+    assert_true(r.ports[1].seen[1]->ol_flags & RTE_MBUF_F_TX_TCP_SEG);
+    check_rsc(&r.ports[1], &before, 2, 1, RSC_FLUSH_UNMERGEABLE, 1, RSC_BYPASS_LARGE, 1);
+    assert_balanced(&r);
+    rig_fini(&r);
+}
+
+/* The same, to a receiver whose posted buffers cannot hold the TSO frame: hashi segments it,
+ * and the aggregate of its flow must still reach the port first. */
+static void test_rsc_aggregate_goes_before_a_segmented_tso_frame(void **state)
+{
+    static uint8_t orig[TSO_FRAME];
+    struct rte_mbuf *pkts[3];
+    struct rig r;
+    uint32_t len, seq0, seq;
+
+    (void)state;
+    rig_init(&r, 3, NULL);
+    r.ports[1].offloads = PORT_OL_TSO4 | PORT_OL_CSUM;
+    r.ports[1].posted_frame = 4096;
+    learn_1_and_2(&r);
+    train(pkts, 10, 11, 0, 0, 2, TSO_MSS);
+    len = tcp_build(orig, 10, 11, 0, 2 * TSO_MSS, TSO_PAYLOAD, IP_ID0 + 2, TCP_FACK);
+    tcp_checksum(orig, 0, len, 1);
+    pkts[2] = chain_of(orig, len);
+    pkts[2]->ol_flags = RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_TCP_CKSUM | RTE_MBUF_F_TX_IPV4;
+    pkts[2]->l2_len = 14;
+    pkts[2]->l3_len = 20;
+    pkts[2]->l4_len = 20;
+    pkts[2]->tso_segsz = TSO_MSS;
+    sw_input(&r.sw, &r.ports[0].up, pkts, 3);
+    sw_flush(&r.sw);
+    assert_true(r.ports[1].n_seen > 2);
+    assert_int_equal(r.ports[1].up.stats.gso_frames, 1);
+    /* sequence numbers only grow along what the port received */
+    seq0 = rd32(rte_pktmbuf_mtod_offset(r.ports[1].seen[0], uint8_t *, 14 + 20 + 4));
+    for (uint16_t i = 1; i < r.ports[1].n_seen; i++) {
+        seq = rd32(rte_pktmbuf_mtod_offset(r.ports[1].seen[i], uint8_t *, 14 + 20 + 4));
+        assert_true(seq > seq0);
+        seq0 = seq;
+    }
+    assert_balanced(&r);
+    rig_fini(&r);
+}
+
+/* Where a TCP flow of the random traffic is: next payload offset and IPv4 ID. */
+struct random_flow {
+    uint32_t off;
+    uint16_t ip_id;
+};
+
+/* A frame of random traffic: plain Ethernet frames of random stations, sizes and destinations,
+ * and TCP segments of four flows (stations 20-23 to 0, 3, 6 and 9, IPv4 and IPv6), mostly in
+ * order and full-sized, some short, pushed, after a gap, with a partial or a wrong checksum;
+ * now and then a TSO frame. */
+static struct rte_mbuf *random_frame(unsigned *seed, struct random_flow *flows)
+{
+    static uint8_t copy[TSO_FRAME];
+    unsigned kind = (unsigned)rand_r(seed) % 16;
+
+    if (kind < 6) {
+        unsigned dst = rand_r(seed) % 4 == 0 ? 0xffff : (unsigned)rand_r(seed) % 16;
+        return eth_frame((unsigned)rand_r(seed) % 16, dst, (uint16_t)(14 + rand_r(seed) % 1600));
+    }
+    if (kind == 6) {
+        int ipv6 = rand_r(seed) % 2;
+        unsigned dst = rand_r(seed) % 4 == 0 ? 0xffff : (unsigned)rand_r(seed) % 16;
+        return tso_frame(20 + (unsigned)rand_r(seed) % 4, dst, ipv6, TSO_PAYLOAD,
+                         ipv6 ? TSO_MSS6 : TSO_MSS, copy);
+    }
+
+    unsigned f = (unsigned)rand_r(seed) % 4;
+    int ipv6 = (int)(f & 1), partial = rand_r(seed) % 4 == 0;
+    uint16_t mss = ipv6 ? TSO_MSS6 : TSO_MSS;
+    uint32_t payload = rand_r(seed) % 8 == 0 ? 1 + (uint32_t)rand_r(seed) % mss : mss;
+    uint8_t flags = TCP_FACK | (rand_r(seed) % 8 == 0 ? TCP_FPSH : 0);
+    struct rte_mbuf *m;
+    uint32_t len;
+
+    if (rand_r(seed) % 16 == 0)
+        flows[f].off += mss; /* a lost segment */
+    len = tcp_build(copy, 20 + f, 3 * f, ipv6, flows[f].off, payload, flows[f].ip_id++, flags);
+    flows[f].off += payload;
+    tcp_checksum(copy, ipv6, len, partial);
+    if (rand_r(seed) % 16 == 0)
+        copy[len - 1] ^= 0x55; /* damaged on the way (a partial checksum cannot tell) */
+    m = chain_of(copy, len);
+    if (partial) {
+        m->ol_flags = RTE_MBUF_F_TX_TCP_CKSUM | (ipv6 ? RTE_MBUF_F_TX_IPV6 : RTE_MBUF_F_TX_IPV4);
+        m->l2_len = 14;
+        m->l3_len = ipv6 ? 40 : 20;
+    }
+    return m;
+}
+
+/* Random traffic, stations, links, ring sizes, offloads, rsc settings and posted buffers: the
+ * counters always balance and no buffer is lost or freed twice. The TCP segments among the
+ * traffic are coalesced, segmented and bypassed along the way. */
+static void test_random_traffic_balances(void **state)
+{
+    static const uint32_t posted_frame[] = {POSTED_FRAME_BIG, 1518, 4096, 16384};
+    static const uint16_t posted_segs[] = {POSTED_SEGS_BIG, 1, 2, 4};
+    const uint16_t bridges[] = {0, 0, 0, 1, 1, 0};
+    struct random_flow flows[4] = {{0, IP_ID0}, {0, IP_ID0}, {0, IP_ID0}, {0, IP_ID0}};
+    struct rsc_stats sum = {0};
+    uint64_t gso_frames = 0;
+    struct rig r;
+    unsigned seed = 12345;
+
+    (void)state;
+    rig_init(&r, 6, bridges);
+    for (int round = 0; round < 400; round++) {
+        struct rte_mbuf *burst[PORT_BURST];
+        unsigned in = (unsigned)rand_r(&seed) % 6;
+        uint16_t n = (uint16_t)(1 + rand_r(&seed) % PORT_BURST);
+
+        for (unsigned p = 0; p < 6; p++) {
+            struct test_port *t = &r.ports[p];
+            t->link = rand_r(&seed) % 5 != 0;
+            t->ring_room = (uint16_t)(rand_r(&seed) % 40);
+            t->offloads = (uint32_t)rand_r(&seed) & (PORT_OL_CSUM | PORT_OL_TSO4 | PORT_OL_TSO6);
+            t->up.rsc = rand_r(&seed) % 4 != 0;
+            t->posted_frame = posted_frame[rand_r(&seed) % 4];
+            t->posted_segs = posted_segs[rand_r(&seed) % 4];
+        }
+        for (uint16_t i = 0; i < n; i++)
+            burst[i] = random_frame(&seed, flows);
+        sw_input(&r.sw, &r.ports[in].up, burst, n);
+        assert_true(rsc_idle(&r.sw.rsc));
+        sw_flush(&r.sw);
+        assert_balanced(&r);
+        forget_seen(&r);
+    }
+    /* the engine had work of every kind */
+    for (unsigned p = 0; p < 6; p++) {
+        const struct port_stats *st = &r.ports[p].up.stats;
+        sum.segments_in += st->rsc.segments_in;
+        sum.aggregates_out += st->rsc.aggregates_out;
+        for (int i = 0; i < RSC_FLUSH_N; i++)
+            sum.flushes[i] += st->rsc.flushes[i];
+        for (int i = 0; i < RSC_BYPASS_N; i++)
+            sum.bypasses[i] += st->rsc.bypasses[i];
+        gso_frames += st->gso_frames;
+    }
+    assert_true(sum.aggregates_out > 0);
+    assert_true(sum.segments_in > sum.aggregates_out);
+    assert_true(gso_frames > 0);
+    for (int i = 0; i < RSC_FLUSH_N; i++)
+        if (i != RSC_FLUSH_TABLE_FULL && i != RSC_FLUSH_UNMERGEABLE)
+            assert_true(sum.flushes[i] > 0);
+    assert_true(sum.bypasses[RSC_BYPASS_NOT_TCP] > 0);
+    assert_true(sum.bypasses[RSC_BYPASS_FLOOD] > 0);
+    assert_true(sum.bypasses[RSC_BYPASS_RECEIVER] > 0);
+    assert_true(sum.bypasses[RSC_BYPASS_BAD_CSUM] > 0);
+    assert_true(sum.bypasses[RSC_BYPASS_LARGE] > 0);
+    rig_fini(&r);
+}
+
 /* DPDK comes up before cmocka runs: a failure here must fail the program, not skip tests. */
 static int start_eal(void)
 {
@@ -699,12 +1257,21 @@ int main(void)
         cmocka_unit_test(test_detach_forgets_the_port),
         cmocka_unit_test(test_flood_with_partial_checksum),
         cmocka_unit_test(test_flood_of_a_chained_frame),
-        cmocka_unit_test(test_random_traffic_balances),
         cmocka_unit_test(test_tso_whole_or_segmented),
         cmocka_unit_test(test_tso_flood_to_tso_and_non_tso),
         cmocka_unit_test(test_tso6_to_a_tso4_port_is_segmented),
         cmocka_unit_test(test_tso_bad_gso_at_ingress),
         cmocka_unit_test(test_tso_mtu_is_per_segment),
+        cmocka_unit_test(test_rsc_train_becomes_one_tso_frame),
+        cmocka_unit_test(test_rsc_off_passes_the_train_unchanged),
+        cmocka_unit_test(test_rsc_bypassed_for_a_receiver_that_cannot_take_it),
+        cmocka_unit_test(test_rsc_not_for_floods),
+        cmocka_unit_test(test_rsc_ipv6_needs_tso6),
+        cmocka_unit_test(test_tso_frame_must_fit_the_posted_buffers),
+        cmocka_unit_test(test_rsc_one_aggregate_per_burst),
+        cmocka_unit_test(test_rsc_aggregate_goes_before_a_tso_frame_of_its_flow),
+        cmocka_unit_test(test_rsc_aggregate_goes_before_a_segmented_tso_frame),
+        cmocka_unit_test(test_random_traffic_balances),
     };
     int failed;
 

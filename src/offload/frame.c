@@ -41,15 +41,19 @@ void frame_parse(const struct rte_mbuf *m, struct frame_headers *f)
     uint16_t type;
 
     memset(f, 0, sizeof *f);
-    if (len < RTE_ETHER_HDR_LEN)
+    if (len < RTE_ETHER_HDR_LEN) {
+        f->cut_short = true;
         return;
+    }
     f->l2_len = RTE_ETHER_HDR_LEN;
     type = rte_be_to_cpu_16(((const struct rte_ether_hdr *)p)->ether_type);
     for (int tags = 0;
          tags < FRAME_MAX_VLAN_TAGS && (type == RTE_ETHER_TYPE_VLAN || type == RTE_ETHER_TYPE_QINQ);
          tags++) {
-        if (len < f->l2_len + sizeof(struct rte_vlan_hdr))
+        if (len < f->l2_len + sizeof(struct rte_vlan_hdr)) {
+            f->cut_short = true;
             return;
+        }
         type = rte_be_to_cpu_16(((const struct rte_vlan_hdr *)(p + f->l2_len))->eth_proto);
         f->l2_len += sizeof(struct rte_vlan_hdr);
     }
@@ -72,5 +76,7 @@ void frame_parse(const struct rte_mbuf *m, struct frame_headers *f)
         f->l3_len = sizeof *ip;
         f->l4_proto = ip->proto;
         skip_ipv6_extensions(p, len, f);
+    } else if (type == RTE_ETHER_TYPE_IPV4 || type == RTE_ETHER_TYPE_IPV6) {
+        f->cut_short = true;
     }
 }

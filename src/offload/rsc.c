@@ -84,6 +84,8 @@ static enum rsc_bypass read_segment(struct rte_mbuf *m, struct segment *s)
     frame_parse(m, &f);
     s->m = m;
     s->tcp = NULL;
+    if (f.cut_short)
+        return RSC_BYPASS_LAYOUT; /* it may be TCP: order is kept the careful way */
     if (f.ip_version == 0 || f.l4_proto != IPPROTO_TCP)
         return RSC_BYPASS_NOT_TCP;
     s->ip_version = (uint8_t)f.ip_version;
@@ -344,6 +346,7 @@ static enum rsc_flush can_join(struct rsc_flow *f, const struct segment *s, int8
     /* ack, window, urgent pointer and every option byte as the head's: segmenting the
      * aggregate repeats the head's header on every segment */
     if (a->recv_ack != b->recv_ack || a->rx_win != b->rx_win || a->tcp_urp != b->tcp_urp ||
+        a->data_off != b->data_off /* its low bits: reserved, AccECN's AE */ ||
         ((a->tcp_flags ^ b->tcp_flags) & ~TCP_FLAGS_FREE) != 0 || (b->tcp_flags & TCP_CWR) ||
         memcmp(a + 1, b + 1, s->l4_len - sizeof *a) != 0 || s->payload > f->mss ||
         !same_ip(f, s, id_step))
@@ -434,18 +437,25 @@ bool rsc_input(struct rsc_table *t, const struct rsc_target *to, struct rte_mbuf
     if (why != RSC_BYPASS_N)
         return bypass(t, to, &s, why);
 
-    to->stats->segments_in++;
     s.hash = flow_hash(&s, to->in_port);
     f = find_flow(t, to, &s);
     if (f) {
         flush = can_join(f, &s, &id_step);
         if (flush == RSC_FLUSH_N) {
+            to->stats->segments_in++;
             join(f, &s, id_step);
             close_if_done(t, f, s.payload);
             return true;
         }
         emit_flow(t, f, flush);
+        /* a gap, an overlap or a retransmission goes to the receiver as it came, so that its
+         * stack sees the very segment it has to account for (SACK, DSACK) */
+        if (flush == RSC_FLUSH_OUT_OF_ORDER) {
+            to->stats->bypasses[RSC_BYPASS_OUT_OF_ORDER]++;
+            return false;
+        }
     }
+    to->stats->segments_in++;
     start_flow(t, to, &s);
     close_if_done(t, &t->flows[t->order[t->n_flows - 1]], s.payload);
     return true;

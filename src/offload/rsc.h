@@ -52,7 +52,8 @@
     X(NO_PAYLOAD, "no_payload") /* pure ACK, window update, bare FIN */                            \
     X(TCP_FLAGS, "tcp_flags")   /* SYN, RST or URG */                                              \
     X(BAD_CSUM, "bad_csum")     /* IPv4 header or TCP checksum wrong: a merge must not hide it */  \
-    X(LARGE, "large")           /* already a TSO frame */                                          \
+    X(OUT_OF_ORDER, "out_of_order") /* not the next segment of its held flow (which went first) */ \
+    X(LARGE, "large")               /* already a TSO frame */                                      \
     X(LAYOUT, "layout") /* headers beyond the first buffer, IP length not the frame's (padding),   \
                            buffer shared with another port */                                      \
     X(RECEIVER, "receiver") /* receiver takes no large frames of this IP version, or its buffers   \

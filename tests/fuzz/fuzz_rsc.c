@@ -47,6 +47,7 @@
 #include "offload/rsc.h"
 #include "../unit/ref_csum.h"
 #include "../unit/unit.h"
+#include "../unit/wire.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -149,41 +150,10 @@ static uint16_t get16(struct reader *r)
     return (uint16_t)(hi << 8 | get8(r));
 }
 
-static uint16_t rd16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)rd16(p) << 16 | rd16(p + 2);
-}
-
-static void wr16(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-    wr16(p, v >> 16);
-    wr16(p + 2, v);
-}
-
 /* The payload OP_TCP writes: a function of the sequence number, so any segment can be checked. */
 static uint8_t payload_byte(uint32_t seq)
 {
     return (uint8_t)(seq * 0x9d + (seq >> 8));
-}
-
-/* xorshift64*, for the chain cuts (seeded by the input) and fuzz_rsc_generate. */
-static uint32_t next_rnd(uint64_t *s)
-{
-    *s ^= *s >> 12;
-    *s ^= *s << 25;
-    *s ^= *s >> 27;
-    return (uint32_t)((*s * 0x2545F4914F6CDD1DULL) >> 32);
 }
 
 /* --- the state of one input ----------------------------------------------------------------- */
@@ -476,23 +446,15 @@ static struct rte_mbuf *make_mbuf(const uint8_t *bytes, uint32_t len, uint8_t sh
             room = rte_pktmbuf_tailroom(m);
             if (!head && (shape & 3) == 2 && cut > 0)
                 take = cut;
-            else if (head && next_rnd(&s) % 32 == 0)
+            else if (head && unit_xorshift(&s) % 32 == 0)
                 take = 0;
-            else if (next_rnd(&s) % 4 == 0)
-                take = 1 + next_rnd(&s) % 64;
+            else if (unit_xorshift(&s) % 4 == 0)
+                take = 1 + unit_xorshift(&s) % 64;
             else
                 take = room;
             take = RTE_MIN(RTE_MIN(take, room), len - done);
-            memcpy(rte_pktmbuf_append(m, (uint16_t)take), bytes + done, take);
+            unit_chain_add(&head, &tail, m, bytes + done, take);
             done += take;
-            if (!head) {
-                head = m;
-            } else {
-                tail->next = m;
-                head->nb_segs++;
-                head->pkt_len += take;
-            }
-            tail = m;
         }
     }
     switch (shape >> 2 & 7) {
@@ -795,21 +757,21 @@ size_t fuzz_rsc_generate(uint8_t *buf, size_t cap, uint64_t seed)
     uint16_t mss[TCP_FLOWS];
     uint8_t opts[TCP_FLOWS], ipbits[TCP_FLOWS];
 
-    if (next_rnd(&s) % 5 == 0) {
-        size_t len = next_rnd(&s) % (cap + 1);
+    if (unit_xorshift(&s) % 5 == 0) {
+        size_t len = unit_xorshift(&s) % (cap + 1);
         for (size_t i = 0; i < len; i++)
-            buf[i] = (uint8_t)next_rnd(&s);
+            buf[i] = (uint8_t)unit_xorshift(&s);
         return len;
     }
     for (int fl = 0; fl < TCP_FLOWS; fl++) {
-        mss[fl] = (uint16_t)(next_rnd(&s) % 8 == 0 ? 1 + next_rnd(&s) % MSS_MAX
-                                                   : 536 + next_rnd(&s) % 1000);
-        opts[fl] = next_rnd(&s) % 2 ? 8 : 0;         /* timestamps */
-        ipbits[fl] = next_rnd(&s) % 4 == 0 ? 16 : 0; /* fixed ID */
+        mss[fl] = (uint16_t)(unit_xorshift(&s) % 8 == 0 ? 1 + unit_xorshift(&s) % MSS_MAX
+                                                        : 536 + unit_xorshift(&s) % 1000);
+        opts[fl] = unit_xorshift(&s) % 2 ? 8 : 0;         /* timestamps */
+        ipbits[fl] = unit_xorshift(&s) % 4 == 0 ? 16 : 0; /* fixed ID */
     }
     while (w.n + 10 < cap) {
-        uint32_t r = next_rnd(&s) % 100, few = next_rnd(&s) % 2 ? 2 : TCP_FLOWS;
-        uint32_t fl = next_rnd(&s) % few; /* often two flows only: long runs of merges */
+        uint32_t r = unit_xorshift(&s) % 100, few = unit_xorshift(&s) % 2 ? 2 : TCP_FLOWS;
+        uint32_t fl = unit_xorshift(&s) % few; /* often two flows only: long runs of merges */
         uint8_t flags = 0, seq_off = 0, ipb = ipbits[fl], shape = 0, b0 = (uint8_t)(fl | opts[fl]);
         uint16_t len = mss[fl];
 
@@ -820,13 +782,14 @@ size_t fuzz_rsc_generate(uint8_t *buf, size_t cap, uint64_t seed)
         if (r < 5) {
             put(&w, OP_TARGET);
             for (int i = 0; i < 4; i++)
-                put(&w, (uint8_t)(next_rnd(&s) % 3 ? next_rnd(&s) & 0xc1 : next_rnd(&s)));
+                put(&w, (uint8_t)(unit_xorshift(&s) % 3 ? unit_xorshift(&s) & 0xc1
+                                                        : unit_xorshift(&s)));
             continue;
         }
         if (r < 7) {
             put(&w, OP_FLIP);
             for (int i = 0; i < 4; i++)
-                put(&w, (uint8_t)next_rnd(&s));
+                put(&w, (uint8_t)unit_xorshift(&s));
             continue;
         }
         if (r < 8) {
@@ -834,16 +797,16 @@ size_t fuzz_rsc_generate(uint8_t *buf, size_t cap, uint64_t seed)
             continue;
         }
         if (r < 9) {
-            uint8_t n = (uint8_t)(next_rnd(&s) % 80);
+            uint8_t n = (uint8_t)(unit_xorshift(&s) % 80);
             put(&w, OP_RAW);
             put(&w, 0);
             put(&w, n);
-            put(&w, (uint8_t)next_rnd(&s));
+            put(&w, (uint8_t)unit_xorshift(&s));
             for (int i = 0; i < n; i++)
-                put(&w, (uint8_t)next_rnd(&s));
+                put(&w, (uint8_t)unit_xorshift(&s));
             continue;
         }
-        switch (next_rnd(&s) % 40) {
+        switch (unit_xorshift(&s) % 40) {
         case 0:
             flags = TCP_PSH;
             break;
@@ -854,22 +817,22 @@ size_t fuzz_rsc_generate(uint8_t *buf, size_t cap, uint64_t seed)
             flags = TCP_CWR;
             break;
         case 3:
-            flags = (uint8_t)next_rnd(&s);
+            flags = (uint8_t)unit_xorshift(&s);
             break;
         case 4:
-            len = (uint16_t)(next_rnd(&s) % (len + 1u)); /* short, maybe empty */
+            len = (uint16_t)(unit_xorshift(&s) % (len + 1u)); /* short, maybe empty */
             break;
         case 5:
-            seq_off = (uint8_t)next_rnd(&s); /* a gap or an overlap */
+            seq_off = (uint8_t)unit_xorshift(&s); /* a gap or an overlap */
             break;
         case 6:
-            ipb = (uint8_t)(ipb ^ (1u << (next_rnd(&s) % 8)));
+            ipb = (uint8_t)(ipb ^ (1u << (unit_xorshift(&s) % 8)));
             break;
         case 7:
-            b0 = (uint8_t)(b0 ^ (16u << (next_rnd(&s) % 4)));
+            b0 = (uint8_t)(b0 ^ (16u << (unit_xorshift(&s) % 4)));
             break;
         case 8:
-            shape = (uint8_t)next_rnd(&s);
+            shape = (uint8_t)unit_xorshift(&s);
             break;
         case 9:
             opts[fl] ^= 8;

@@ -25,12 +25,17 @@
 #include "offload/gso.h"
 #include "ref_csum.h"
 #include "unit.h"
+#include "wire.h"
 
 #define POOL_SIZE   8191
 #define SMALL_ROOM  100 /* bytes after the headroom: headers straddle the output mbufs */
 #define FRAME_MAX   (70 * 1024)
 #define CHAIN_MAX   POOL_SIZE
 #define RANDOM_RUNS 500
+
+/* unit_seed without GSO_SEED; every test starts the generator (unit.h) from the seed, the fixed
+ * ones too (filler bytes and chain cuts) */
+#define SEED_DEFAULT 0x9e3779b97f4a7c15ULL
 
 #define TCP_FIN 0x01
 #define TCP_PSH 0x08
@@ -41,51 +46,6 @@
 
 static struct rte_mempool *pool;       /* RTE_MBUF_DEFAULT_BUF_SIZE data rooms */
 static struct rte_mempool *small_pool; /* SMALL_ROOM: every segment is a chain */
-
-/* xorshift64*: reproducible from the printed seed, the same on every libc. Every test starts
- * from the seed (the fixed ones too use it for filler bytes and chain cuts). */
-static uint64_t seed = 0x9e3779b97f4a7c15ULL, rng;
-
-static uint32_t rnd(void)
-{
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return (uint32_t)((rng * 0x2545F4914F6CDD1DULL) >> 32);
-}
-
-static uint32_t between(uint32_t lo, uint32_t hi)
-{
-    return lo + rnd() % (hi - lo + 1);
-}
-
-static uint16_t rd16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void wr16(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-    wr16(p, v >> 16);
-    wr16(p + 2, v);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)rd16(p) << 16 | rd16(p + 2);
-}
-
-static void fill_random(uint8_t *p, size_t len)
-{
-    for (size_t i = 0; i < len; i++)
-        p[i] = (uint8_t)rnd();
-}
 
 /* A TSO frame to build. */
 struct spec {
@@ -125,11 +85,11 @@ static void build_frame(const struct spec *s, uint8_t *buf, struct layout *lay)
 
     lay->l3 = spec_l3(s);
     lay->l4 = spec_l4(s);
-    fill_random(p, 12);
+    unit_fill_random(p, 12);
     p += 12;
     for (int v = 0; v < s->vlans; v++) {
         wr16(p, s->vlans == 2 && v == 0 ? 0x88a8 : 0x8100);
-        wr16(p + 2, rnd());
+        wr16(p + 2, unit_rnd());
         p += 4;
     }
     wr16(p, s->ipv6 ? 0x86dd : 0x0800);
@@ -140,14 +100,14 @@ static void build_frame(const struct spec *s, uint8_t *buf, struct layout *lay)
 
     ip = p;
     if (s->ipv6) {
-        fill_random(ip, 4); /* traffic class, flow label */
+        unit_fill_random(ip, 4); /* traffic class, flow label */
         ip[0] = (uint8_t)(0x60 | (ip[0] & 0x0f));
         wr16(ip + 4, lay->l3 - 40 + lay->l4 + s->payload);
         ip[6] = s->ext ? 0 : 6;
-        ip[7] = (uint8_t)rnd();
-        fill_random(ip + 8, 32);
+        ip[7] = (uint8_t)unit_rnd();
+        unit_fill_random(ip + 8, 32);
         if (s->ext >= 1) {
-            uint8_t next = s->ext == 1 ? 6 : rnd() % 2 ? 43 : 60;
+            uint8_t next = s->ext == 1 ? 6 : unit_rnd() % 2 ? 43 : 60;
             uint8_t hbh[8] = {next, 0, 1, 4, 0, 0, 0, 0}; /* PadN */
             memcpy(ip + 40, hbh, sizeof hbh);
             /* a routing header with no segments left: the destination field is final, so the
@@ -158,23 +118,23 @@ static void build_frame(const struct spec *s, uint8_t *buf, struct layout *lay)
         }
     } else {
         ip[0] = (uint8_t)(0x40 | lay->l3 / 4);
-        ip[1] = (uint8_t)rnd();
+        ip[1] = (uint8_t)unit_rnd();
         wr16(ip + 2, lay->l3 + lay->l4 + s->payload);
         wr16(ip + 4, s->ip_id);
-        wr16(ip + 6, rnd() & 1 ? 0x4000 : 0); /* DF or not, never a fragment */
-        ip[8] = (uint8_t)rnd();
+        wr16(ip + 6, unit_rnd() & 1 ? 0x4000 : 0); /* DF or not, never a fragment */
+        ip[8] = (uint8_t)unit_rnd();
         ip[9] = 6;
-        wr16(ip + 10, rnd());
-        fill_random(ip + 12, 8 + (size_t)s->ip_opt_len);
+        wr16(ip + 10, unit_rnd());
+        unit_fill_random(ip + 12, 8 + (size_t)s->ip_opt_len);
     }
 
     th = ip + lay->l3;
-    fill_random(th, 20 + (size_t)s->tcp_opt_len); /* ports, ack, window, urgent, options */
+    unit_fill_random(th, 20 + (size_t)s->tcp_opt_len); /* ports, ack, window, urgent, options */
     wr32(th + 4, s->seq);
     /* data offset, and random reserved and AE bits that must come through untouched */
-    th[12] = (uint8_t)(lay->l4 / 4 << 4 | (rnd() & 0x0f));
+    th[12] = (uint8_t)(lay->l4 / 4 << 4 | (unit_rnd() & 0x0f));
     th[13] = s->flags;
-    fill_random(buf + lay->hdr, s->payload);
+    unit_fill_random(buf + lay->hdr, s->payload);
 }
 
 /* Copies buf into a chain from pool, cut at random offsets: often odd, sometimes within the
@@ -190,27 +150,19 @@ static struct rte_mbuf *make_chain(const uint8_t *buf, uint32_t len, const struc
 
         assert_non_null(m);
         room = rte_pktmbuf_tailroom(m);
-        if (!head && rnd() % 2)
-            take = between(1, lay->hdr + 8);
-        else if (head && rnd() % 50 == 0)
+        if (!head && unit_rnd() % 2)
+            take = unit_between(1, lay->hdr + 8);
+        else if (head && unit_rnd() % 50 == 0)
             take = 0;
-        else if (rnd() % 4 == 0)
-            take = between(1, 64);
+        else if (unit_rnd() % 4 == 0)
+            take = unit_between(1, 64);
         else
-            take = between(1, room);
+            take = unit_between(1, room);
         take = RTE_MIN(RTE_MIN(take, room), len - done);
-        if (take > 1 && take % 2 == 0 && rnd() % 2)
+        if (take > 1 && take % 2 == 0 && unit_rnd() % 2)
             take--;
-        memcpy(rte_pktmbuf_append(m, (uint16_t)take), buf + done, take);
+        unit_chain_add(&head, &tail, m, buf + done, take);
         done += take;
-        if (!head) {
-            head = m;
-        } else {
-            tail->next = m;
-            head->nb_segs++;
-            head->pkt_len += take;
-        }
-        tail = m;
     }
     return head;
 }
@@ -218,9 +170,9 @@ static struct rte_mbuf *make_chain(const uint8_t *buf, uint32_t len, const struc
 static void set_tso(struct rte_mbuf *m, const struct spec *s, const struct layout *lay)
 {
     m->ol_flags = RTE_MBUF_F_TX_TCP_SEG | (s->ipv6 ? RTE_MBUF_F_TX_IPV6 : RTE_MBUF_F_TX_IPV4);
-    if (rnd() % 2)
+    if (unit_rnd() % 2)
         m->ol_flags |= RTE_MBUF_F_TX_TCP_CKSUM;
-    if (!s->ipv6 && rnd() % 2)
+    if (!s->ipv6 && unit_rnd() % 2)
         m->ol_flags |= RTE_MBUF_F_TX_IP_CKSUM;
     m->l2_len = lay->l2;
     m->l3_len = lay->l3;
@@ -519,22 +471,22 @@ static void test_single_segment_keeps_all_flags(void **state)
 static void test_random_frames(void **state)
 {
     (void)state;
-    print_message("test_gso: GSO_SEED=%#llx\n", (unsigned long long)seed);
+    print_message("test_gso: GSO_SEED=%#llx\n", (unsigned long long)unit_seed);
     for (int run = 0; run < RANDOM_RUNS; run++) {
         struct spec s = {0};
         uint32_t max_payload, min_mss;
 
-        s.ipv6 = rnd() % 2;
-        s.vlans = (int)(rnd() % 3);
-        s.ext = s.ipv6 ? (int)(rnd() % 3) : 0;
-        s.ip_opt_len = !s.ipv6 && rnd() % 4 == 0 ? (int)(4 * (rnd() % 11)) : 0;
-        s.tcp_opt_len = (int)(4 * (rnd() % 11));
-        s.flags = (uint8_t)rnd();
-        s.seq = rnd() % 8 == 0 ? 0xffffffff - rnd() % 100000 : rnd();
-        s.ip_id = (uint16_t)(rnd() % 8 == 0 ? 0xffff - rnd() % 64 : rnd());
+        s.ipv6 = unit_rnd() % 2;
+        s.vlans = (int)(unit_rnd() % 3);
+        s.ext = s.ipv6 ? (int)(unit_rnd() % 3) : 0;
+        s.ip_opt_len = !s.ipv6 && unit_rnd() % 4 == 0 ? (int)(4 * (unit_rnd() % 11)) : 0;
+        s.tcp_opt_len = (int)(4 * (unit_rnd() % 11));
+        s.flags = (uint8_t)unit_rnd();
+        s.seq = unit_rnd() % 8 == 0 ? 0xffffffff - unit_rnd() % 100000 : unit_rnd();
+        s.ip_id = (uint16_t)(unit_rnd() % 8 == 0 ? 0xffff - unit_rnd() % 64 : unit_rnd());
         max_payload = 65535 - spec_l3(&s) - spec_l4(&s);
-        s.payload = rnd() % 4 == 0 ? between(1, 3000) : between(1, max_payload);
-        switch (rnd() % 6) {
+        s.payload = unit_rnd() % 4 == 0 ? unit_between(1, 3000) : unit_between(1, max_payload);
+        switch (unit_rnd() % 6) {
         case 0:
             s.mss = 536;
             break;
@@ -545,18 +497,18 @@ static void test_random_frames(void **state)
             s.mss = 8948;
             break;
         default:
-            s.mss = (uint16_t)between(1, 9216);
+            s.mss = (uint16_t)unit_between(1, 9216);
         }
         min_mss = (s.payload + GSO_MAX_SEGS - 1) / GSO_MAX_SEGS;
         if (s.mss < min_mss)
             s.mss = (uint16_t)min_mss;
-        if (rnd() % 5 == 0 && s.payload >= s.mss)
+        if (unit_rnd() % 5 == 0 && s.payload >= s.mss)
             s.payload -= s.payload % s.mss; /* the last segment a full one */
 
         char label[32];
         snprintf(label, sizeof label, "run %d", run);
         describe(&s, label);
-        run_case(&s, rnd() % 4 == 0 ? small_pool : pool, rnd() % 4 == 0);
+        run_case(&s, unit_rnd() % 4 == 0 ? small_pool : pool, unit_rnd() % 4 == 0);
         check_pools_full();
     }
 }
@@ -779,7 +731,7 @@ static void test_pool_exhausted(void **state)
 static int reseed(void **state)
 {
     (void)state;
-    rng = seed;
+    unit_rng = unit_seed;
     pool_start = rte_mempool_avail_count(pool);
     small_start = rte_mempool_avail_count(small_pool);
     return 0;
@@ -807,13 +759,9 @@ int main(void)
         cmocka_unit_test_setup(test_refuses_bad_metadata, reseed),
         cmocka_unit_test_setup(test_pool_exhausted, reseed),
     };
-    const char *env = getenv("GSO_SEED");
     int failed;
 
-    if (env)
-        seed = strtoull(env, NULL, 0);
-    if (seed == 0)
-        seed = 1; /* xorshift stays at 0 forever */
+    unit_seed_from_env("GSO_SEED", SEED_DEFAULT);
     if (start_eal() < 0) {
         fprintf(stderr, "test_gso: DPDK did not start (run as root)\n");
         return 1;

@@ -38,6 +38,7 @@
 #include "offload/rsc.h"
 #include "ref_csum.h"
 #include "unit.h"
+#include "wire.h"
 
 #define POOL_SIZE     4095
 #define BIG_POOL_SIZE 255
@@ -63,25 +64,6 @@
 
 static struct rte_mempool *pool;     /* RTE_MBUF_DEFAULT_BUF_SIZE */
 static struct rte_mempool *big_pool; /* BIG_ROOM */
-
-/* --- byte helpers ------------------------------------------------------------------------- */
-
-static uint16_t rd16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void wr16(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-    wr16(p, v >> 16);
-    wr16(p + 2, v);
-}
 
 /* --- frames ------------------------------------------------------------------------------- */
 
@@ -294,16 +276,8 @@ static struct rte_mbuf *make_mbuf(const uint8_t *buf, uint32_t len, const struct
         assert_non_null(m);
         take = RTE_MIN(take, len - done);
         assert_true(take <= rte_pktmbuf_tailroom(m));
-        memcpy(rte_pktmbuf_append(m, (uint16_t)take), buf + done, take);
+        unit_chain_add(&head, &tail, m, buf + done, take);
         done += take;
-        if (!head) {
-            head = m;
-        } else {
-            tail->next = m;
-            head->nb_segs++;
-            head->pkt_len += take;
-        }
-        tail = m;
         take = o->chunk ? o->chunk : len;
     }
     return head;

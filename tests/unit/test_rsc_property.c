@@ -52,6 +52,7 @@
 #include "offload/rsc.h"
 #include "ref_csum.h"
 #include "unit.h"
+#include "wire.h"
 
 #define RUNS       300
 #define MAX_INPUTS 400 /* frames offered per run */
@@ -68,6 +69,8 @@
 #define SMALL_ROOM 1024 /* chains */
 #define PRIV_SIZE  8    /* each input's index in the run, to know an output's origin */
 
+#define SEED_DEFAULT 0x2545f4914f6cdd1dULL /* unit_seed without RSC_SEED */
+
 #define TCP_FIN 0x01
 #define TCP_SYN 0x02
 #define TCP_PSH 0x08
@@ -79,49 +82,10 @@
 static struct rte_mempool *pool, *small_pool;
 static unsigned pool_start, small_start;
 
-/* xorshift64*: reproducible from the printed seed, the same on every libc. */
-static uint64_t seed = 0x2545f4914f6cdd1dULL, rng;
-
-static uint32_t rnd(void)
-{
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return (uint32_t)((rng * 0x2545F4914F6CDD1DULL) >> 32);
-}
-
-static uint32_t between(uint32_t lo, uint32_t hi)
-{
-    return lo + rnd() % (hi - lo + 1);
-}
-
 /* true once in n */
 static bool one_in(uint32_t n)
 {
-    return rnd() % n == 0;
-}
-
-static uint16_t rd16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void wr16(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-    wr16(p, v >> 16);
-    wr16(p + 2, v);
-}
-
-static void fill_random(uint8_t *p, size_t len)
-{
-    for (size_t i = 0; i < len; i++)
-        p[i] = (uint8_t)rnd();
+    return unit_rnd() % n == 0;
 }
 
 /* --- the streams ---------------------------------------------------------------------------- */
@@ -267,20 +231,20 @@ static int build(const struct flow *f, const struct seg *s)
         opt += 12;
     }
     if (s->sack) {
-        uint32_t left = f->ack + between(1000, 100000);
+        uint32_t left = f->ack + unit_between(1000, 100000);
         opt[0] = opt[1] = 1; /* NOP NOP, kind 5 length 10: one block */
         opt[2] = 5;
         opt[3] = 10;
         wr32(opt + 4, left);
-        wr32(opt + 8, left + between(1, 10000));
+        wr32(opt + 8, left + unit_between(1, 10000));
     }
-    fill_random(p + fr->hdr, s->payload);
+    unit_fill_random(p + fr->hdr, s->payload);
     wr16(th + 16, (uint16_t)~ref_fold(ref_sum16(th, l4_len, ref_pseudo(ip, f->ipv6, 6, l4_len))));
 
     if (s->bad == 1)
-        wr16(th + 16, rd16(th + 16) ^ between(1, 0xffff));
+        wr16(th + 16, rd16(th + 16) ^ unit_between(1, 0xffff));
     else if (s->bad == 2)
-        wr16(ip + 10, rd16(ip + 10) ^ between(1, 0xffff));
+        wr16(ip + 10, rd16(ip + 10) ^ unit_between(1, 0xffff));
     else if (one_in(20))
         fr->ol_flags = RTE_MBUF_F_RX_IP_CKSUM_GOOD | RTE_MBUF_F_RX_L4_CKSUM_GOOD; /* vouched */
 
@@ -293,8 +257,8 @@ static uint16_t random_mss(void)
     static const uint16_t common[] = {536, 1220, 1440, 1448, 1460, 8948, 8960, 9216};
 
     if (one_in(3))
-        return common[rnd() % RTE_DIM(common)];
-    return (uint16_t)between(MSS_MIN, MSS_MAX);
+        return common[unit_rnd() % RTE_DIM(common)];
+    return (uint16_t)unit_between(MSS_MIN, MSS_MAX);
 }
 
 /* A new sender. Every 3rd flow or so is the twin of the one before: same addresses, ports,
@@ -307,7 +271,7 @@ static void new_flow(int i)
     if (i > 0 && !flows[i - 1].twin && one_in(3)) {
         *f = flows[i - 1];
         f->twin = 1;
-        switch (rnd() % 3) {
+        switch (unit_rnd() % 3) {
         case 0: /* another VLAN (or a tag where the other had none) */
             f->vlans = f->vlans ? f->vlans : 1;
             f->tags[f->vlans - 1] = (uint16_t)(f->tags[f->vlans - 1] % 4094 + 1);
@@ -321,33 +285,34 @@ static void new_flow(int i)
         return;
     }
     memset(f, 0, sizeof *f);
-    f->ipv6 = (int)(rnd() % 2);
+    f->ipv6 = (int)(unit_rnd() % 2);
     f->vlans = one_in(3) ? 0 : one_in(4) ? 2 : 1;
-    f->tags[0] = (uint16_t)between(1, 4094);
-    f->tags[1] = (uint16_t)between(1, 4094);
-    fill_random(f->macs, sizeof f->macs);
+    f->tags[0] = (uint16_t)unit_between(1, 4094);
+    f->tags[1] = (uint16_t)unit_between(1, 4094);
+    unit_fill_random(f->macs, sizeof f->macs);
     f->macs[0] &= 0xfe;
     f->macs[6] &= 0xfe;
-    fill_random(f->addrs, sizeof f->addrs);
+    unit_fill_random(f->addrs, sizeof f->addrs);
     f->sport = (uint16_t)(1024 + i);
-    f->dport = (uint16_t)rnd();
-    f->label = rnd() & 0xfffff;
-    f->in_port = (uint16_t)(rnd() % 4);
-    f->rx = (int)(rnd() % 2);
+    f->dport = (uint16_t)unit_rnd();
+    f->label = unit_rnd() & 0xfffff;
+    f->in_port = (uint16_t)(unit_rnd() % 4);
+    f->rx = (int)(unit_rnd() % 2);
     f->mss = random_mss();
     f->timestamps = !one_in(3);
-    f->tsval = rnd();
-    f->tsecr = rnd();
-    f->seq = one_in(8) ? 0xffffffff - rnd() % 100000 : rnd(); /* sometimes about to wrap */
-    f->ack = rnd();
-    f->win = (uint16_t)rnd();
-    f->ip_id = (uint16_t)rnd();
+    f->tsval = unit_rnd();
+    f->tsecr = unit_rnd();
+    f->seq =
+        one_in(8) ? 0xffffffff - unit_rnd() % 100000 : unit_rnd(); /* sometimes about to wrap */
+    f->ack = unit_rnd();
+    f->win = (uint16_t)unit_rnd();
+    f->ip_id = (uint16_t)unit_rnd();
     f->fixed_id = one_in(4);
     f->df = f->fixed_id || one_in(2);
-    f->ttl = one_in(2) ? 64 : (uint8_t)between(1, 255);
-    f->tos = one_in(4) ? (uint8_t)rnd() : 0;
+    f->ttl = one_in(2) ? 64 : (uint8_t)unit_between(1, 255);
+    f->tos = one_in(4) ? (uint8_t)unit_rnd() : 0;
     f->calm = one_in(3) ? 10 : 1;
-    f->to_send = (int)between(1, f->calm > 1 ? 120 : 60);
+    f->to_send = (int)unit_between(1, f->calm > 1 ? 120 : 60);
     f->fin = one_in(2);
     f->held = f->last_data = -1;
 }
@@ -378,22 +343,22 @@ static void send_data(struct flow *f)
 
     /* the sender's state changes: each holds for the segments after it */
     if (event(f, 6))
-        f->ack += between(1, 100000);
+        f->ack += unit_between(1, 100000);
     if (event(f, 20))
-        f->win = (uint16_t)rnd();
+        f->win = (uint16_t)unit_rnd();
     if (f->timestamps && event(f, 4))
-        f->tsval += between(1, 10);
+        f->tsval += unit_between(1, 10);
     if (event(f, 60))
-        f->ttl = (uint8_t)between(1, 255);
+        f->ttl = (uint8_t)unit_between(1, 255);
     if (event(f, 80))
-        f->tos = (uint8_t)rnd();
+        f->tos = (uint8_t)unit_rnd();
     if (event(f, 40))
         f->ece = !f->ece;
     if (!f->fixed_id && event(f, 40))
-        f->ip_id = (uint16_t)(f->ip_id + between(2, 1000)); /* an ID that does not follow */
+        f->ip_id = (uint16_t)(f->ip_id + unit_between(2, 1000)); /* an ID that does not follow */
 
     /* this segment's own */
-    s.payload = event(f, 8) ? between(1, f->mss) : f->mss;
+    s.payload = event(f, 8) ? unit_between(1, f->mss) : f->mss;
     s.tos = event(f, 40) ? (uint8_t)(f->tos | 3) : f->tos; /* ECN CE on the way */
     if (event(f, 8))
         s.flags |= TCP_PSH;
@@ -403,7 +368,7 @@ static void send_data(struct flow *f)
         s.flags |= TCP_CWR;
     if (event(f, 150)) {
         s.flags |= TCP_URG;
-        s.urp = (uint16_t)between(1, s.payload);
+        s.urp = (uint16_t)unit_between(1, s.payload);
     }
     s.sack = event(f, 30);
     s.ae = event(f, 60);
@@ -453,7 +418,7 @@ static void flow_step(struct flow *f)
         f->done = 1;
         return;
     }
-    switch (rnd() % (100 * f->calm)) {
+    switch (unit_rnd() % (100 * f->calm)) {
     case 0 ... 2:
         if (f->last_data >= 0) {
             append(f->last_data); /* retransmitted, byte for byte */
@@ -462,7 +427,7 @@ static void flow_step(struct flow *f)
         break;
     case 3 ... 7:
         if (one_in(2))
-            f->win = (uint16_t)rnd(); /* a window update */
+            f->win = (uint16_t)unit_rnd(); /* a window update */
         send_empty(f, TCP_ACK);
         return;
     }
@@ -473,12 +438,12 @@ static void flow_step(struct flow *f)
  * table when there are more flows than it holds) until about `target` frames. */
 static void make_stream(void)
 {
-    int target = (int)between(20, MAX_INPUTS - 8), active[MAX_FLOWS], turn = 0;
+    int target = (int)unit_between(20, MAX_INPUTS - 8), active[MAX_FLOWS], turn = 0;
     bool in_turn;
 
     n_frames = n_inputs = 0;
     arena_used = 0;
-    n_flows = one_in(4) ? (int)between(RSC_MAX_FLOWS + 1, MAX_FLOWS) : (int)between(1, 8);
+    n_flows = one_in(4) ? (int)unit_between(RSC_MAX_FLOWS + 1, MAX_FLOWS) : (int)unit_between(1, 8);
     in_turn = one_in(3);
     for (int i = 0; i < n_flows; i++) {
         new_flow(i);
@@ -491,7 +456,7 @@ static void make_stream(void)
                 active[n++] = i;
         if (n == 0)
             break;
-        flow_step(&flows[active[in_turn ? turn++ % n : (int)(rnd() % (uint32_t)n)]]);
+        flow_step(&flows[active[in_turn ? turn++ % n : (int)(unit_rnd() % (uint32_t)n)]]);
     }
     for (int i = 0; i < n_flows; i++)
         if (flows[i].held >= 0)
@@ -550,22 +515,14 @@ static struct rte_mbuf *make_chain(const struct frame *fr)
         assert_non_null(m);
         room = rte_pktmbuf_tailroom(m);
         if (!head)
-            take = one_in(3) ? fr->hdr : one_in(4) ? between(1, fr->hdr + 8) : room;
+            take = one_in(3) ? fr->hdr : one_in(4) ? unit_between(1, fr->hdr + 8) : room;
         else if (one_in(50))
             take = 0;
         else
-            take = one_in(4) ? between(1, 64) : room;
+            take = one_in(4) ? unit_between(1, 64) : room;
         take = RTE_MIN(RTE_MIN(take, room), fr->len - done);
-        memcpy(rte_pktmbuf_append(m, (uint16_t)take), bytes + done, take);
+        unit_chain_add(&head, &tail, m, bytes + done, take);
         done += take;
-        if (!head) {
-            head = m;
-        } else {
-            tail->next = m;
-            head->nb_segs++;
-            head->pkt_len += take;
-        }
-        tail = m;
     }
     return head;
 }
@@ -574,7 +531,7 @@ static struct rte_mbuf *make_mbuf(const struct frame *fr, int chain_pct)
 {
     struct rte_mbuf *m;
 
-    if ((int)(rnd() % 100) < chain_pct) {
+    if ((int)(unit_rnd() % 100) < chain_pct) {
         m = make_chain(fr);
     } else {
         m = rte_pktmbuf_alloc(pool);
@@ -596,7 +553,7 @@ struct config {
 static void feed(const struct config *cfg, int chain_pct)
 {
     static int rx_port[2];
-    int burst = (int)between(1, BURST_MAX);
+    int burst = (int)unit_between(1, BURST_MAX);
 
     for (int r = 0; r < 2; r++) {
         memset(&rx[r], 0, sizeof rx[r]);
@@ -626,7 +583,7 @@ static void feed(const struct config *cfg, int chain_pct)
         if (--burst == 0) {
             rsc_flush(&table);
             CHECK(rsc_idle(&table));
-            burst = (int)between(1, BURST_MAX);
+            burst = (int)unit_between(1, BURST_MAX);
         }
     }
     rsc_flush(&table);
@@ -867,13 +824,13 @@ static int check_run(void)
 
 static uint32_t random_max_frame(void)
 {
-    switch (rnd() % 4) {
+    switch (unit_rnd() % 4) {
     case 0:
         return 14 + 8 + 65535; /* just the 64 KiB IP limit */
     case 1:
         return 1u << 20; /* no limit of its own */
     default:
-        return between(9300, 70000);
+        return unit_between(9300, 70000);
     }
 }
 
@@ -881,13 +838,13 @@ static uint16_t random_max_segs(void)
 {
     static const uint16_t choice[] = {UINT16_MAX, UINT16_MAX, 255, 64, 17, 8};
 
-    return choice[rnd() % RTE_DIM(choice)];
+    return choice[unit_rnd() % RTE_DIM(choice)];
 }
 
 static void run_config(const struct config *cfg, int run, int chain_pct, uint64_t *aggregates)
 {
     snprintf(ctx, sizeof ctx, "RSC_SEED=%#llx run %d %s: %d flows, %d inputs, chains %d%%",
-             (unsigned long long)seed, run, cfg->name, n_flows, n_inputs, chain_pct);
+             (unsigned long long)unit_seed, run, cfg->name, n_flows, n_inputs, chain_pct);
     feed(cfg, chain_pct);
     *aggregates += (uint64_t)check_run();
 }
@@ -898,9 +855,9 @@ static void test_random_streams(void **state)
     uint64_t agg_big = 0, agg_small = 0, inputs = 0;
 
     (void)state;
-    print_message("test_rsc_property: RSC_SEED=%#llx\n", (unsigned long long)seed);
+    print_message("test_rsc_property: RSC_SEED=%#llx\n", (unsigned long long)unit_seed);
     for (int run = 0; run < RUNS; run++) {
-        int chains = chain_pct[rnd() % RTE_DIM(chain_pct)];
+        int chains = chain_pct[unit_rnd() % RTE_DIM(chain_pct)];
         struct config big = {"big",
                              {random_max_frame(), random_max_frame()},
                              {random_max_segs(), random_max_segs()},
@@ -942,7 +899,7 @@ static void test_random_streams(void **state)
 static int reseed(void **state)
 {
     (void)state;
-    rng = seed;
+    unit_rng = unit_seed;
     pool_start = rte_mempool_avail_count(pool);
     small_start = rte_mempool_avail_count(small_pool);
     return 0;
@@ -965,13 +922,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_random_streams, reseed),
     };
-    const char *env = getenv("RSC_SEED");
     int failed;
 
-    if (env)
-        seed = strtoull(env, NULL, 0);
-    if (seed == 0)
-        seed = 1; /* xorshift stays at 0 forever */
+    unit_seed_from_env("RSC_SEED", SEED_DEFAULT);
     if (start_eal() < 0) {
         fprintf(stderr, "test_rsc_property: DPDK did not start (run as root)\n");
         return 1;

@@ -29,6 +29,7 @@
 #include "util/util.h"
 #include "ref_csum.h"
 #include "unit.h"
+#include "wire.h"
 
 #define POOL_SIZE 4095
 #define MAX_SEEN  512
@@ -363,17 +364,6 @@ static void test_flood_of_a_chained_frame(void **state)
 #define TSO_FRAME   (14 + 40 + 20 + TSO_PAYLOAD)
 #define WIRE_MAX    1514 /* Ethernet header + a 1500-byte MTU */
 
-static void wr16(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 #define SEQ0     0x12345678u /* sequence number of a test flow's first payload byte */
 #define IP_ID0   0x4242      /* IPv4 ID of its first frame */
 #define TCP_FPSH 0x08
@@ -454,16 +444,8 @@ static struct rte_mbuf *chain_of(const uint8_t *copy, uint32_t len)
 
         assert_non_null(m);
         take = RTE_MIN((uint32_t)rte_pktmbuf_tailroom(m), len - done);
-        memcpy(rte_pktmbuf_append(m, (uint16_t)take), copy + done, take);
+        unit_chain_add(&head, &tail, m, copy + done, take);
         done += take;
-        if (!head) {
-            head = m;
-        } else {
-            tail->next = m;
-            head->nb_segs++;
-            head->pkt_len += take;
-        }
-        tail = m;
     }
     return head;
 }

@@ -21,6 +21,7 @@
 #include "offload/vnet_hdr.h"
 #include "ref_csum.h"
 #include "unit.h"
+#include "wire.h"
 
 #define FRAME_MAX 9000
 
@@ -38,17 +39,6 @@
 #define ALL_TX_FLAGS                                                                               \
     (RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_UDP_CKSUM |   \
      RTE_MBUF_F_TX_IP_CKSUM)
-
-static uint16_t rd16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void wr16(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
 
 /* ---- frames ---- */
 

@@ -127,7 +127,7 @@ static json_t *port_list(struct hashi *h)
         if (!port)
             continue;
         uint32_t ol = port->class->offloads(port);
-        /* rsc is the worker's to change; a torn read of a bool cannot happen */
+        /* rsc changes only through worker_call from this thread: reading it here is safe */
         json_t *item =
             json_pack("{s:s, s:s, s:s, s:i, s:s, s:{s:b, s:b, s:b}, s:b}", "name", port->name,
                       "type", port->class->type, "bridge", h->cfg.bridges[port->bridge].name, "mtu",

@@ -21,7 +21,9 @@ struct frame_headers {
     uint8_t l4_proto;    /* IPv4 protocol or IPv6 next header after the extensions */
     bool fragment;       /* an IP fragment, or extension headers that could not be walked: no
                             L4 header to use */
-    bool cut_short;      /* a VLAN tag or the IP header did not fit the first segment */
+    bool cut_short;      /* the Ethernet header, a VLAN tag or the fixed IP header did not fit
+                            the first segment (IPv4 options and IPv6 extension headers are the
+                            caller's to check against it) */
 };
 
 /* Fills f from m's first segment. Never reads beyond it. */

@@ -167,7 +167,10 @@ static enum rsc_bypass check_segment(const struct rsc_target *to, const struct s
         return RSC_BYPASS_TCP_FLAGS;
     if (s->payload == 0)
         return RSC_BYPASS_NO_PAYLOAD;
-    if (rte_mbuf_refcnt_read(m) != 1 || RTE_MBUF_HAS_EXTBUF(m) || RTE_MBUF_CLONED(m))
+    /* a flooded copy is shared by every target: merging would change it for all of them */
+    if (rte_mbuf_refcnt_read(m) != 1)
+        return RSC_BYPASS_FLOOD;
+    if (RTE_MBUF_HAS_EXTBUF(m) || RTE_MBUF_CLONED(m))
         return RSC_BYPASS_LAYOUT;
     /* a receiver that cannot hold two such segments in one frame gains nothing */
     if (rte_pktmbuf_pkt_len(m) + s->payload > to->max_frame || 2u * m->nb_segs > to->max_segs)
@@ -283,7 +286,7 @@ static void start_flow(struct rsc_table *t, const struct rsc_target *to, const s
     while (t->flows[slot].head)
         slot++;
     f = &t->flows[slot];
-    f->head = f->tail = s->m;
+    f->head = s->m;
     f->tail = rte_pktmbuf_lastseg(s->m);
     f->port = to->port;
     f->stats = to->stats;

@@ -2,7 +2,7 @@
  * Receive segment coalescing (RSC, Linux's GRO): consecutive TCP segments of one flow, on their
  * way to one receiver, become one large frame with a TSO request (gso_size = the segments' MSS)
  * and a partial checksum, so that the receiver's stack handles one frame where it would have
- * handled up to 45. The rules are ../shared/RSC-RULES.md's, restated in docs/architecture.md;
+ * handled up to 45. The rules are in docs/architecture.md ("Receive segment coalescing");
  * the one that matters most: segmenting an aggregate at its gso_size gives back the original
  * segments, payload and sequence numbers, exactly. Nothing is merged that would break that.
  *
@@ -55,10 +55,11 @@
     X(OUT_OF_ORDER, "out_of_order") /* not the next segment of its held flow (which went first) */ \
     X(LARGE, "large")               /* already a TSO frame */                                      \
     X(LAYOUT, "layout") /* headers beyond the first buffer, IP length not the frame's (padding),   \
-                           buffer shared with another port */                                      \
+                           an external or cloned buffer */                                         \
     X(RECEIVER, "receiver") /* receiver takes no large frames of this IP version, or its buffers   \
                                hold no more than this segment */                                   \
-    X(FLOOD, "flood")       /* multicast or unknown destination: one copy for several ports */
+    X(FLOOD, "flood")       /* a buffer shared by several ports (a flood of a multicast or unknown \
+                               destination) */
 
 /* clang-format off */
 enum rsc_flush {

@@ -14,7 +14,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <rte_ether.h>
 #include <rte_malloc.h>
 #include <rte_vhost.h>
 
@@ -44,13 +43,8 @@ struct vhost_port {
     uint64_t features;     /* negotiated, for display; control threads only */
     uint16_t frontend_mtu; /* what the frontend announced, 0 if none */
 
-    /* The guest's receive ring, as RSC needs it: written before vid is published, read by the
-     * worker after it loads vid. */
-    bool mrg_rxbuf;             /* a frame may span several posted buffers */
-    bool packed_ring;           /* VIRTIO_F_RING_PACKED: posted buffers are not measured */
-    uint16_t vnet_hdr_len;      /* the header in front of every received frame */
-    struct rte_vhost_vring rxq; /* the ring hashi fills (the guest's receive queue) */
-    uint32_t posted_frame;      /* worker: frame bytes the last measured buffer holds */
+    bool mrg_rxbuf; /* a frame may span several posted buffers: written before vid is
+                       published, read by the worker after it loads vid */
 };
 
 const struct port_class vhost_port_class;
@@ -114,14 +108,6 @@ static int vhost_new_device(int vid)
     vp->features = features;
     vp->frontend_mtu = mtu;
     vp->mrg_rxbuf = features & (1ull << VIRTIO_NET_F_MRG_RXBUF);
-    vp->packed_ring = features & (1ull << VIRTIO_F_RING_PACKED);
-    vp->vnet_hdr_len =
-        (features & ((1ull << VIRTIO_NET_F_MRG_RXBUF) | (1ull << VIRTIO_F_VERSION_1)))
-            ? sizeof(struct virtio_net_hdr_mrg_rxbuf)
-            : sizeof(struct virtio_net_hdr);
-    if (rte_vhost_get_vhost_vring(vid, VHOST_RXQ, &vp->rxq) < 0)
-        memset(&vp->rxq, 0, sizeof vp->rxq);
-    vp->posted_frame = vp->up.max_frame;
     atomic_store(&vp->offloads, offloads_from_features(features));
     atomic_store_explicit(&vp->vid, vid, memory_order_release);
     LOG_INFO("port %s: frontend ready on %s (features 0x%llx)", vp->up.name, vp->path,
@@ -304,54 +290,20 @@ static uint32_t vhost_offloads(const struct port *port)
     return atomic_load_explicit(&vhost_port_cast(port)->offloads, memory_order_relaxed);
 }
 
-/* What one posted receive buffer holds, from the descriptor chain the guest will fill next.
- * Without mergeable buffers a frame must fit one such chain, or rte_vhost leaves it (and all
- * behind it) in hashi's queue. Returns 0 when the chain cannot be measured: a packed ring, an
- * empty ring, or an indirect chain, whose size would take a walk through guest memory tables;
- * the virtio spec (5.1.6.3.1) has a driver that negotiated GUEST_TSO post at least 65562
- * bytes, and Linux posts that as an indirect chain, so an indirect chain is taken at its word. */
-static uint32_t posted_buffer_len(const struct vhost_port *vp, int vid)
-{
-    const struct rte_vhost_vring *r = &vp->rxq;
-    uint16_t last_avail, last_used, head, mask = (uint16_t)(r->size - 1);
-    uint32_t len = 0;
-
-    if (vp->packed_ring || !r->desc || !r->avail ||
-        rte_vhost_get_vring_base(vid, VHOST_RXQ, &last_avail, &last_used) < 0 ||
-        last_avail == __atomic_load_n(&r->avail->idx, __ATOMIC_ACQUIRE))
-        return 0;
-    head = r->avail->ring[last_avail & mask];
-    for (uint16_t i = 0; i < r->size && head < r->size; i++) {
-        const struct vring_desc *d = &r->desc[head];
-        if (d->flags & VRING_DESC_F_INDIRECT)
-            return vp->vnet_hdr_len + RSC_MAX_IP_LEN + RTE_ETHER_HDR_LEN + 2 * RTE_VLAN_HLEN;
-        len += d->len;
-        if (!(d->flags & VRING_DESC_F_NEXT))
-            break;
-        head = d->next;
-    }
-    return len;
-}
-
+/* A guest with mergeable receive buffers spreads a frame over as many of them as it needs; one
+ * without must fit each frame into the one buffer it posted, or rte_vhost refuses it and every
+ * frame behind it. How large that buffer is only the guest's ring says, and hashi does not read
+ * the ring itself: rte_vhost remaps it under its own lock when the guest's memory changes (a
+ * hotplug), so a read from the worker could touch unmapped memory. Such a guest therefore gets
+ * nothing larger than the MTU: no aggregates, and TSO frames segmented. */
 static void vhost_coalesce_limits(const struct port *port, uint32_t *max_frame, uint16_t *max_segs)
 {
-    struct vhost_port *vp = vhost_port_cast(port);
-    int vid = atomic_load_explicit(&vp->vid, memory_order_acquire);
-    uint32_t posted;
+    const struct vhost_port *vp = vhost_port_cast(port);
+    bool up = atomic_load_explicit(&vp->vid, memory_order_acquire) >= 0;
 
-    *max_segs = UINT16_MAX; /* rte_vhost copies chains of any length */
-    if (vid < 0) {
-        *max_frame = port->max_frame;
-        return;
-    }
-    if (vp->mrg_rxbuf) {
-        *max_frame = UINT32_MAX; /* the engine's own 64 KiB limit applies */
-        return;
-    }
-    posted = posted_buffer_len(vp, vid);
-    if (posted > vp->vnet_hdr_len)
-        vp->posted_frame = posted - vp->vnet_hdr_len;
-    *max_frame = vp->posted_frame;
+    *max_segs = UINT16_MAX;                       /* rte_vhost copies chains of any length */
+    *max_frame = up && vp->mrg_rxbuf ? UINT32_MAX /* the engine's 64 KiB limit applies */
+                                     : port->max_frame;
 }
 
 static void vhost_describe(struct port *port, json_t *out)

@@ -113,10 +113,15 @@ static bool coalesce(struct sw *sw, uint16_t in_id, struct port *out, struct rte
         .tso6 = (offloads & (PORT_OL_CSUM | PORT_OL_TSO6)) == (PORT_OL_CSUM | PORT_OL_TSO6),
     };
 
-    if ((to.tso4 || to.tso6) && out->class->coalesce_limits)
+    if ((to.tso4 || to.tso6) && out->class->coalesce_limits) {
         out->class->coalesce_limits(out, &to.max_frame, &to.max_segs);
-    else
+    } else if (rsc_idle(&sw->rsc)) {
+        /* nothing held that the frame could overtake: no need to read it */
+        out->stats.rsc.bypasses[RSC_BYPASS_RECEIVER]++;
+        return false;
+    } else {
         to.tso4 = to.tso6 = false;
+    }
     return rsc_input(&sw->rsc, &to, m);
 }
 
@@ -182,13 +187,8 @@ static inline void output(struct sw *sw, uint16_t in_id, struct port *out, struc
          (m->ol_flags & RTE_MBUF_F_TX_L4_MASK) == RTE_MBUF_F_TX_SCTP_CKSUM) &&
         csum_complete(m) < 0)
         return drop(out, PORT_DROP_TX_BAD_OFFLOAD, m);
-    if (out->rsc) {
-        /* a flooded copy is shared by every target: merging would change it for all of them */
-        if (rte_mbuf_refcnt_read(m) > 1)
-            out->stats.rsc.bypasses[RSC_BYPASS_FLOOD]++;
-        else if (coalesce(sw, in_id, out, m, offloads))
-            return;
-    }
+    if (out->rsc && coalesce(sw, in_id, out, m, offloads))
+        return;
     enqueue(out, m);
 }
 

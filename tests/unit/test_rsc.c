@@ -1324,7 +1324,7 @@ static void test_shared_buffer_bypass(void **state)
     rte_pktmbuf_free(ins[2].m); /* the other port's reference */
     check_stats(&st,
                 STATS(.segments_in = 3, .aggregates_out = 2, .flushes[RSC_FLUSH_UNMERGEABLE] = 1,
-                      .flushes[RSC_FLUSH_POLL_END] = 1, .bypasses[RSC_BYPASS_LAYOUT] = 1));
+                      .flushes[RSC_FLUSH_POLL_END] = 1, .bypasses[RSC_BYPASS_FLOOD] = 1));
     finish();
 }
 

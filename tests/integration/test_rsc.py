@@ -402,7 +402,8 @@ def test_rsc_guest_without_mergeable_buffers(lab):
     would never be taken (rte_vhost would keep it, and everything behind it, in hashi's queue):
     the Hyper-V stall. hashi does not read the guest's ring to learn the buffer's size (rte_vhost
     may remap it under its own lock), so such a guest gets nothing larger than its MTU: every
-    segment passes alone (bypass "receiver"), and TCP still runs at full speed. Then the TAP
+    full-size segment passes alone (bypass "receiver"), nothing is merged, and TCP still runs at
+    full speed. Then the TAP
     host's own TSO frames (up to 64 KiB) go to the same guest: hashi segments them."""
     mbuf_size = 20480
 
@@ -419,7 +420,8 @@ def test_rsc_guest_without_mergeable_buffers(lab):
     assert r["gbits"] > 0.1, describe(r)  # the collapse was to 44 KB/s
     rig.send_file("vm")
     assert r["bypasses"].get("receiver", 0) > 1000, describe(r)
-    assert r["segments"] == 0, describe(r)
+    # what the engine took were segments short enough for two to fit the MTU: left alone
+    assert r["aggregates"] == r["segments"], describe(r)
 
     # TSO frames from the TAP host: the VM now sends to a's MAC
     started = rig.vm.read_log().count("packet forwarding - ports=")

@@ -164,8 +164,8 @@ int config_port_set(struct port_config *port, const char *key, const char *value
             port->rsc = !strcmp(value, "on");
         } else {
             snprintf(err, errlen,
-                     "rsc '%s' is not valid; use: on (coalesce TCP segments for the receiver) or "
-                     "off",
+                     "rsc '%s' is not valid; use: on or off (coalesce TCP segments for the "
+                     "receiver, or not)",
                      value);
             return -1;
         }

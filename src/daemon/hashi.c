@@ -170,6 +170,7 @@ int hashi_port_set(struct hashi *h, const char *name, const char *key, const cha
 {
     struct port *port = find_port(h, name);
     struct rsc_setting set = {.port = port};
+    struct port_config parsed; /* the value, read as the config file would read it */
 
     if (!port) {
         snprintf(err, errlen, "no port named %s (hashictl port list shows them)", name);
@@ -179,16 +180,12 @@ int hashi_port_set(struct hashi *h, const char *name, const char *key, const cha
         snprintf(err, errlen, "'%s' cannot be set on a running port; settable: rsc", key);
         return EINVAL;
     }
-    if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0) {
-        snprintf(err, errlen, "rsc '%s' is not valid; use: on or off", value);
+    config_port_init(&parsed);
+    if (config_port_set(&parsed, key, value, err, errlen) < 0)
         return EINVAL;
-    }
-    set.on = !strcmp(value, "on");
-    if (set.on && !port->rsc_capable) {
-        snprintf(err, errlen, "port %s cannot carry coalesced frames: %s", name,
-                 !strcmp(port->class->type, "afxdp")
-                     ? "AF_XDP ports take no frame larger than the MTU"
-                     : "it was added with offload off (delete it and add it with offload on)");
+    set.on = parsed.rsc == 1;
+    if (set.on && port->rsc_refusal) {
+        snprintf(err, errlen, "port %s cannot carry coalesced frames: %s", name, port->rsc_refusal);
         return EINVAL;
     }
     worker_call(&h->worker, set_rsc_on_worker, &set);

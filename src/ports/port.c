@@ -17,6 +17,9 @@ void port_init(struct port *port, const struct port_class *class, const struct p
     strcpy(port->name, cfg->name);
     port->mtu = cfg->mtu;
     port->max_frame = cfg->mtu + RTE_ETHER_HDR_LEN + RTE_VLAN_HLEN;
-    port->rsc_capable = cfg->offload && cfg->type != PORT_TYPE_AFXDP;
-    port->rsc = port->rsc_capable && config_port_rsc(cfg);
+    if (cfg->type == PORT_TYPE_AFXDP)
+        port->rsc_refusal = "AF_XDP ports take no frame larger than the MTU";
+    else if (!cfg->offload)
+        port->rsc_refusal = "it was added with offload off (delete it and add it with offload on)";
+    port->rsc = !port->rsc_refusal && config_port_rsc(cfg);
 }

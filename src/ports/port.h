@@ -129,10 +129,10 @@ struct port {
     uint16_t id;     /* slot in the switch, used by the FDB */
     uint16_t bridge; /* index of the bridge the port belongs to */
     uint32_t mtu;
-    uint32_t max_frame; /* mtu + Ethernet header + one VLAN tag, bytes */
-    bool rsc_capable;   /* the port can carry coalesced frames (offloads configured on) */
-    bool rsc;           /* coalesce TCP segments for this port's peer (worker-read; changed
-                           through worker_call) */
+    uint32_t max_frame;      /* mtu + Ethernet header + one VLAN tag, bytes */
+    const char *rsc_refusal; /* why the port cannot carry coalesced frames; NULL: it can */
+    bool rsc;                /* coalesce TCP segments for this port's peer (worker-read; changed
+                                through worker_call) */
 
     /* --- worker-owned --- */
     struct port_stats stats;

@@ -110,7 +110,9 @@ void config_init(struct hashi_config *cfg)
     memset(cfg, 0, sizeof *cfg);
     strcpy(cfg->ctl_path, CONFIG_CTL_DEFAULT);
     strcpy(cfg->eal_args, CONFIG_EAL_DEFAULT);
-    cfg->core = -1;
+    cfg->poll_adaptive = true;
+    cfg->poll_pause_us = CONFIG_POLL_PAUSE_US_DEFAULT;
+    cfg->poll_sleep_us = CONFIG_POLL_SLEEP_US_DEFAULT;
     cfg->n_bridges = 1;
     strcpy(cfg->bridges[0].name, "br0");
     cfg->bridges[0].aging_s = CONFIG_AGING_DEFAULT;
@@ -147,6 +149,16 @@ int config_port_set(struct port_config *port, const char *key, const char *value
             return -1;
         }
         port->queues = (uint32_t)n;
+    } else if (!strcmp(key, "steering")) {
+        if (!strcmp(value, "mac") || !strcmp(value, "rss")) {
+            port->steer_mac = !strcmp(value, "mac");
+        } else {
+            snprintf(err, errlen,
+                     "steering '%s' is not valid; use: rss (by flow, both directions alike) or "
+                     "mac (by destination MAC, each VM on its worker's queue)",
+                     value);
+            return -1;
+        }
     } else if (!strcmp(key, "offload")) {
         if (!strcmp(value, "on"))
             port->offload = true;
@@ -206,7 +218,7 @@ int config_port_set(struct port_config *port, const char *key, const char *value
     } else {
         snprintf(err, errlen,
                  "unknown port key '%s'; use: type, path, mode, ifname (or iface), queues, "
-                 "offload, rsc, mtu, bridge",
+                 "steering, offload, rsc, mtu, bridge",
                  key);
         return -1;
     }
@@ -226,8 +238,8 @@ int config_port_check(const struct port_config *port, char *err, size_t errlen)
         }
         if (port->ifname[0])
             misplaced = "ifname";
-        else if (port->queues != 1)
-            misplaced = "queues";
+        else if (port->steer_mac)
+            misplaced = "steering"; /* the guest picks its transmit queue */
         else if (!port->offload)
             misplaced = "offload";
     } else {
@@ -240,8 +252,10 @@ int config_port_check(const struct port_config *port, char *err, size_t errlen)
             misplaced = "path";
         else if (port->client)
             misplaced = "mode";
-        else if (port->queues != 1 && port->type != PORT_TYPE_TAP)
+        else if (port->queues != 1 && port->type == PORT_TYPE_AFXDP)
             misplaced = "queues";
+        else if (port->steer_mac && port->type != PORT_TYPE_AFPACKET)
+            misplaced = "steering"; /* the kernel picks a TAP's queue */
         else if (!port->offload && port->type == PORT_TYPE_AFXDP)
             misplaced = "offload"; /* AF_XDP never carries offloads: nothing to turn off */
         else if (port->rsc >= 0 && port->type == PORT_TYPE_AFXDP)
@@ -261,6 +275,67 @@ int config_port_check(const struct port_config *port, char *err, size_t errlen)
                  type);
         return -1;
     }
+    return 0;
+}
+
+int config_set_cores(struct hashi_config *cfg, const char *list, char *err, size_t errlen)
+{
+    int cores[CONFIG_MAX_WORKERS];
+    unsigned n = 0;
+    const char *c = list;
+
+    for (;;) {
+        char *end;
+        long first = strtol(c, &end, 10), last;
+
+        if (end == c || first < 0 || first > 1023)
+            goto bad;
+        last = first;
+        if (*end == '-') {
+            c = end + 1;
+            last = strtol(c, &end, 10);
+            if (end == c || last < first || last > 1023)
+                goto bad;
+        }
+        for (long cpu = first; cpu <= last; cpu++) {
+            for (unsigned i = 0; i < n; i++)
+                if (cores[i] == cpu) {
+                    snprintf(err, errlen, "cores '%s' names CPU %ld twice; list each once", list,
+                             cpu);
+                    return -1;
+                }
+            if (n == CONFIG_MAX_WORKERS) {
+                snprintf(err, errlen, "cores '%s' has more than %d CPUs", list,
+                         CONFIG_MAX_WORKERS);
+                return -1;
+            }
+            cores[n++] = (int)cpu;
+        }
+        if (*end == '\0')
+            break;
+        if (*end != ',')
+            goto bad;
+        c = end + 1;
+    }
+    memcpy(cfg->cores, cores, n * sizeof *cores);
+    cfg->n_cores = n;
+    return 0;
+bad:
+    snprintf(err, errlen, "cores '%s' is not a CPU list; use numbers and ranges such as 0,1 or 2-5",
+             list);
+    return -1;
+}
+
+int config_set_poll(struct hashi_config *cfg, const char *mode, char *err, size_t errlen)
+{
+    if (strcmp(mode, "always") != 0 && strcmp(mode, "adaptive") != 0) {
+        snprintf(err, errlen,
+                 "poll '%s' is not valid; use: adaptive (idle workers sleep until traffic) or "
+                 "always (they poll without pause)",
+                 mode);
+        return -1;
+    }
+    cfg->poll_adaptive = !strcmp(mode, "adaptive");
     return 0;
 }
 
@@ -284,7 +359,28 @@ static int set_global(struct parser *p, struct hashi_config *cfg, const char *ke
     } else if (!strcmp(key, "core")) {
         if (parse_uint(value, 1023, &n) < 0)
             return fail(p, "core '%s' is not valid; use a CPU number such as 1", value);
-        cfg->core = (int)n;
+        cfg->n_cores = 1;
+        cfg->cores[0] = (int)n;
+    } else if (!strcmp(key, "cores")) {
+        char msg[CONFIG_ERR_SIZE];
+        if (config_set_cores(cfg, value, msg, sizeof msg) < 0)
+            return fail(p, "%s", msg);
+    } else if (!strcmp(key, "poll")) {
+        char msg[CONFIG_ERR_SIZE];
+        if (config_set_poll(cfg, value, msg, sizeof msg) < 0)
+            return fail(p, "%s", msg);
+    } else if (!strcmp(key, "poll-pause-us") || !strcmp(key, "poll-sleep-us")) {
+        if (parse_uint(value, CONFIG_POLL_US_MAX, &n) < 0)
+            return fail(p, "%s '%s' is not valid; use microseconds from 0 to %d", key, value,
+                        CONFIG_POLL_US_MAX);
+        *(key[5] == 'p' ? &cfg->poll_pause_us : &cfg->poll_sleep_us) = (uint32_t)n;
+    } else if (!strcmp(key, "rxq-assign")) {
+        if (strcmp(value, "roundrobin") != 0 && strcmp(value, "cycles") != 0)
+            return fail(p,
+                        "rxq-assign '%s' is not valid; use: roundrobin (even queue counts) or "
+                        "cycles (by measured load)",
+                        value);
+        cfg->rxq_assign_cycles = !strcmp(value, "cycles");
     } else if (!strcmp(key, "eal")) {
         unsigned words = 0;
 
@@ -295,7 +391,10 @@ static int set_global(struct parser *p, struct hashi_config *cfg, const char *ke
         if (util_strlcpy(cfg->eal_args, value, sizeof cfg->eal_args) < 0)
             return fail(p, "eal is longer than %d bytes", CONFIG_EAL_SIZE - 1);
     } else {
-        return fail(p, "unknown key '%s' in [hashi]; use: ctl, core, eal", key);
+        return fail(p,
+                    "unknown key '%s' in [hashi]; use: ctl, cores (or core), poll, "
+                    "poll-pause-us, poll-sleep-us, rxq-assign, eal",
+                    key);
     }
     return 0;
 }

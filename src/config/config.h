@@ -32,6 +32,10 @@
 
 #define CONFIG_IFNAME_SIZE 16 /* IFNAMSIZ */
 #define CONFIG_QUEUES_MAX  8
+#define CONFIG_MAX_WORKERS 16
+#define CONFIG_POLL_PAUSE_US_DEFAULT 50   /* idle time before a worker pauses between polls */
+#define CONFIG_POLL_SLEEP_US_DEFAULT 1000 /* idle time before it sleeps on its queues' signals */
+#define CONFIG_POLL_US_MAX           10000000
 
 enum port_type {
     PORT_TYPE_NONE = 0,
@@ -53,7 +57,10 @@ struct port_config {
     char path[CONFIG_PATH_SIZE];     /* vhost-user socket */
     bool client;                     /* vhost-user: hashi connects (true) or listens (false) */
     char ifname[CONFIG_IFNAME_SIZE]; /* tap, afpacket, afxdp: the kernel interface */
-    uint32_t queues;                 /* tap: queues (IFF_MULTI_QUEUE when above 1) */
+    uint32_t queues;                 /* receive queues: tap (IFF_MULTI_QUEUE when above 1),
+                                        vhost-user (queue pairs), afpacket (fanout sockets) */
+    bool steer_mac;                  /* afpacket with queues > 1: split by destination MAC
+                                        (steering = mac) rather than by flow (rss) */
     bool offload;  /* tap, afpacket: exchange TSO frames and partial checksums with the kernel */
     int rsc;       /* coalesce TCP segments toward this port: 1 on, 0 off, -1 the type's default */
     uint32_t mtu;  /* bytes of L3 payload, like `ip link set mtu` */
@@ -62,7 +69,11 @@ struct port_config {
 
 struct hashi_config {
     char ctl_path[CONFIG_PATH_SIZE];
-    int core; /* worker CPU; -1 picks the last allowed CPU */
+    unsigned n_cores;                   /* workers; 0: one, on the last allowed CPU */
+    int cores[CONFIG_MAX_WORKERS];      /* the CPU of each worker */
+    bool poll_adaptive;                 /* idle workers sleep (poll = adaptive) or spin (always) */
+    uint32_t poll_pause_us, poll_sleep_us;
+    bool rxq_assign_cycles; /* rxq-assign = cycles: by measured load; roundrobin: by count */
     char eal_args[CONFIG_EAL_SIZE];
     unsigned n_bridges;
     struct bridge_config bridges[CONFIG_MAX_BRIDGES];
@@ -70,8 +81,9 @@ struct hashi_config {
     struct port_config ports[CONFIG_MAX_PORTS];
 };
 
-/* Defaults: control socket CONFIG_CTL_DEFAULT, worker core -1, EAL CONFIG_EAL_DEFAULT, one
- * bridge "br0" with 300 s aging, no ports. */
+/* Defaults: control socket CONFIG_CTL_DEFAULT, one worker on the last CPU, adaptive polling,
+ * round-robin queue assignment, EAL CONFIG_EAL_DEFAULT, one bridge "br0" with 300 s aging, no
+ * ports. */
 void config_init(struct hashi_config *cfg);
 
 /* Reads and validates FILE into cfg (which starts from config_init's defaults). Returns 0, or
@@ -103,6 +115,13 @@ int config_port_set(struct port_config *port, const char *key, const char *value
 int config_port_check(const struct port_config *port, char *err, size_t errlen);
 
 const char *config_port_type_name(enum port_type type);
+
+/* Reads a CPU list such as "0,1" or "2-5,8" (each CPU once, at most CONFIG_MAX_WORKERS) into
+ * cfg's worker cores. Returns 0, or -1 with a message. For `cores` and `hashi --cores`. */
+int config_set_cores(struct hashi_config *cfg, const char *list, char *err, size_t errlen);
+
+/* Reads "always" or "adaptive" into cfg. Returns 0, or -1 with a message. */
+int config_set_poll(struct hashi_config *cfg, const char *mode, char *err, size_t errlen);
 
 /* True when name is 1 to CONFIG_NAME_SIZE-1 letters, digits, '-', '_' or '.': the rule for
  * bridge and port names everywhere. */

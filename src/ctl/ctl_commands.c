@@ -127,7 +127,7 @@ static json_t *port_list(struct hashi *h)
         if (!port)
             continue;
         uint32_t ol = port->class->offloads(port);
-        /* rsc changes only through worker_call from this thread: reading it here is safe */
+        /* rsc changes only on this thread: reading it here is safe */
         json_t *item =
             json_pack("{s:s, s:s, s:s, s:i, s:s, s:{s:b, s:b, s:b}, s:b}", "name", port->name,
                       "type", port->class->type, "bridge", h->cfg.bridges[port->bridge].name, "mtu",
@@ -143,7 +143,7 @@ static json_t *port_list(struct hashi *h)
 
 static json_t *fdb_show(struct hashi *h)
 {
-    size_t max = SW_FDB_CAPACITY;
+    size_t max = HASHI_FDB_CAPACITY;
     struct fdb_view *views = calloc(max, sizeof *views);
     json_t *list = json_array();
     size_t n;
@@ -178,23 +178,79 @@ static json_t *stats(struct hashi *h)
     return list;
 }
 
-static json_t *pmd_stats(struct hashi *h)
+/* Each worker's cycles, as pmd-perf-show counts them, with its receive queues and their load
+ * since they were last assigned. */
+static json_t *worker_list(struct hashi *h)
 {
-    struct worker_stats st;
-    uint64_t total;
+    static struct hashi_worker_view views[WORKER_MAX]; /* control thread only */
+    unsigned n = hashi_workers(h, views), in_use, total;
+    json_t *list = json_array();
 
-    hashi_pmd_stats(h, &st);
-    total = st.busy_cycles + st.idle_cycles;
     /* buffers in use include those parked in ports (TAP read chains, AF_XDP fill rings); those
      * in per-core caches count as free. A count that only grows under steady traffic is a
      * leak. */
-    return json_pack("[{s:i, s:I, s:I, s:I, s:I, s:f, s:f, s:i, s:i}]", "core", h->worker.core,
-                     "packets", (json_int_t)st.packets, "iterations", (json_int_t)st.iterations,
-                     "busy_cycles", (json_int_t)st.busy_cycles, "idle_cycles",
-                     (json_int_t)st.idle_cycles, "cycles_per_packet",
-                     st.packets ? (double)st.busy_cycles / (double)st.packets : 0.0, "busy_percent",
-                     total ? 100.0 * (double)st.busy_cycles / (double)total : 0.0, "buffers_in_use",
-                     (int)rte_mempool_in_use_count(h->pool), "buffers_total", (int)h->pool->size);
+    hashi_buffers(h, &in_use, &total);
+    for (unsigned w = 0; w < n; w++) {
+        const struct worker_stats *st = &views[w].stats;
+        uint64_t polling = st->busy_cycles + st->idle_cycles;
+        uint64_t all = polling + st->sleep_cycles;
+        uint64_t queue_cycles = 0;
+        json_t *queues = json_array();
+
+        for (uint16_t i = 0; i < views[w].n_rxqs; i++)
+            queue_cycles += views[w].rxqs[i].cycles;
+        for (uint16_t i = 0; i < views[w].n_rxqs; i++) {
+            const struct worker_rxq *q = &views[w].rxqs[i];
+            const struct port *port = h->ports[q->port];
+            json_array_append_new(
+                queues,
+                json_pack("{s:s, s:i, s:b, s:I, s:I, s:f}", "port", port ? port->name : "?",
+                          "queue", q->queue, "pinned", h->rxqs[q->port][q->queue].pinned,
+                          "packets", (json_int_t)q->packets, "cycles", (json_int_t)q->cycles,
+                          "load_percent",
+                          queue_cycles ? 100.0 * (double)q->cycles / (double)queue_cycles : 0.0));
+        }
+        json_array_append_new(
+            list,
+            json_pack("{s:i, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:I, s:f, s:i, "
+                      "s:i, s:o}",
+                      "core", views[w].core, "numa", views[w].numa, "mode",
+                      views[w].adaptive ? "adaptive" : "always", "packets",
+                      (json_int_t)st->packets, "iterations", (json_int_t)st->iterations,
+                      "busy_cycles", (json_int_t)st->busy_cycles, "idle_cycles",
+                      (json_int_t)st->idle_cycles, "sleep_cycles", (json_int_t)st->sleep_cycles,
+                      "cycles_per_packet",
+                      st->packets ? (double)st->busy_cycles / (double)st->packets : 0.0,
+                      "busy_percent", all ? 100.0 * (double)st->busy_cycles / (double)all : 0.0,
+                      "sleeps", (json_int_t)st->sleeps, "wakes", (json_int_t)st->wakes,
+                      "sleep_percent",
+                      all ? 100.0 * (double)st->sleep_cycles / (double)all : 0.0,
+                      "buffers_in_use", (int)in_use, "buffers_total", (int)total, "queues",
+                      queues));
+    }
+    return list;
+}
+
+static json_t *rxq_pin(struct hashi *h, json_t *args, const char **error)
+{
+    const char *name = json_string_value(json_object_get(args, "port"));
+    json_t *queue = json_object_get(args, "queue"), *core = json_object_get(args, "core");
+
+    if (!name || !json_is_integer(queue) || !json_is_integer(core) ||
+        json_integer_value(queue) < 0 || json_integer_value(queue) >= CONFIG_QUEUES_MAX ||
+        json_integer_value(core) < -1 || json_integer_value(core) > 1023) {
+        *error = "rxq-pin needs a port, a queue (0-7) and a core (-1 unpins)";
+        return NULL;
+    }
+    if (hashi_rxq_pin(h, name, (unsigned)json_integer_value(queue),
+                      (int)json_integer_value(core), error_buf, sizeof error_buf) != 0)
+        *error = error_buf;
+    return NULL;
+}
+
+void ctl_commands_tick(void *ctx)
+{
+    hashi_housekeeping(ctx);
 }
 
 json_t *ctl_commands_handle(void *ctx, const char *command, json_t *args, const char **error)
@@ -219,8 +275,12 @@ json_t *ctl_commands_handle(void *ctx, const char *command, json_t *args, const 
         result = stats(h);
     else if (!strcmp(command, "stats-clear"))
         hashi_stats_clear(h);
-    else if (!strcmp(command, "pmd-stats"))
-        result = pmd_stats(h);
+    else if (!strcmp(command, "pmd-stats") || !strcmp(command, "worker-list"))
+        result = worker_list(h);
+    else if (!strcmp(command, "rxq-pin"))
+        result = rxq_pin(h, args, error);
+    else if (!strcmp(command, "rxq-rebalance"))
+        hashi_rxq_rebalance(h);
     else if (!strcmp(command, "pmd-stats-clear"))
         hashi_pmd_stats_clear(h);
     else

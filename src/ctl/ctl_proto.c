@@ -4,10 +4,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/config.h"
+
 #define USAGE_PORT_ADD                                                                             \
-    "port add NAME type vhost-user path PATH [mode server|client] [mtu N] [bridge BR]\n"           \
+    "port add NAME type vhost-user path PATH [mode server|client] [queues N] "                     \
+    "[mtu N] [bridge BR]\n"                                                                        \
     "  port add NAME type tap ifname IF [queues N] [offload on|off] [mtu N] [bridge BR]\n"         \
-    "  port add NAME type afpacket|afxdp iface IF [offload on|off] [mtu N] [bridge BR]"
+    "  port add NAME type afpacket iface IF [queues N] [steering rss|mac] [offload on|off]\n"      \
+    "      [mtu N] [bridge BR]\n"                                                                  \
+    "  port add NAME type afxdp iface IF [mtu N] [bridge BR]"
+#define USAGE_RXQ_PIN "rxq pin PORT QUEUE CORE|none"
+#define CPU_MAX       1023 /* the highest CPU number hashi takes anywhere (config.c) */
 
 static json_t *request(const char *command, json_t *args)
 {
@@ -34,6 +41,50 @@ static json_t *port_add(int n, char *const *words, char *err, size_t errlen)
         json_object_set_new(args, words[i], json_string(words[i + 1]));
     }
     return request("port-add", args);
+}
+
+/* A number in decimal digits from 0 to max, nothing else: strtol alone would take " 1", "+1"
+ * and "1x". Returns -1 when the word is not one. */
+static long number(const char *word, long max)
+{
+    long value = 0;
+
+    if (!*word)
+        return -1;
+    for (const char *c = word; *c; c++) {
+        if (*c < '0' || *c > '9')
+            return -1;
+        value = value * 10 + (*c - '0');
+        if (value > max)
+            return -1;
+    }
+    return value;
+}
+
+/* rxq pin PORT QUEUE CORE|none: the numbers go as JSON integers, `none` as core -1 (unpin).
+ * Checked here so that a typo gets a usage message, not the daemon's protocol wording. */
+static json_t *rxq_pin(int n, char *const *words, char *err, size_t errlen)
+{
+    long queue, core;
+
+    if (n != 3) {
+        snprintf(err, errlen, "usage: %s", USAGE_RXQ_PIN);
+        return NULL;
+    }
+    if ((queue = number(words[1], CONFIG_QUEUES_MAX - 1)) < 0) {
+        snprintf(err, errlen, "QUEUE '%s' is not a queue number (0 to %d); usage: %s", words[1],
+                 CONFIG_QUEUES_MAX - 1, USAGE_RXQ_PIN);
+        return NULL;
+    }
+    if (!strcmp(words[2], "none")) {
+        core = -1;
+    } else if ((core = number(words[2], CPU_MAX)) < 0) {
+        snprintf(err, errlen, "CORE '%s' is not a CPU number (0 to %d) or none (unpin); usage: %s",
+                 words[2], CPU_MAX, USAGE_RXQ_PIN);
+        return NULL;
+    }
+    return request("rxq-pin", json_pack("{s:s, s:i, s:i}", "port", words[0], "queue", (int)queue,
+                                        "core", (int)core));
 }
 
 json_t *ctl_request_from_words(int n, char *const *words, char *err, size_t errlen)
@@ -64,6 +115,12 @@ json_t *ctl_request_from_words(int n, char *const *words, char *err, size_t errl
         return request("stats", NULL);
     if (!strcmp(a, "stats") && !strcmp(b, "clear") && n == 2)
         return request("stats-clear", NULL);
+    if (!strcmp(a, "worker") && !strcmp(b, "list") && n == 2)
+        return request("worker-list", NULL);
+    if (!strcmp(a, "rxq") && !strcmp(b, "pin"))
+        return rxq_pin(n - 2, words + 2, err, errlen);
+    if (!strcmp(a, "rxq") && !strcmp(b, "rebalance") && n == 2)
+        return request("rxq-rebalance", NULL);
     if (!strcmp(a, "pmd-stats") && n == 1)
         return request("pmd-stats", NULL);
     if (!strcmp(a, "pmd-stats") && !strcmp(b, "clear") && n == 2)
@@ -73,9 +130,14 @@ json_t *ctl_request_from_words(int n, char *const *words, char *err, size_t errl
              "  " USAGE_PORT_ADD "\n"
              "  port del NAME\n"
              "  port set NAME rsc on|off\n"
+             "  port set NAME queues N\n"
+             "  port set NAME steering rss|mac\n"
              "  port list\n"
              "  fdb show\n"
              "  stats [clear]\n"
+             "  worker list\n"
+             "  " USAGE_RXQ_PIN "\n"
+             "  rxq rebalance\n"
              "  pmd-stats [clear]",
              a, n > 1 ? " " : "", b);
     return NULL;

@@ -5,8 +5,9 @@
  *   request:  {"command": "port-add", "args": {"name": "vm1", "type": "vhost-user", ...}}
  *   response: {"ok": true, "result": ...}   or   {"ok": false, "error": "what went wrong"}
  *
- * Commands: port-add, port-del, port-list, fdb-show, stats, stats-clear, pmd-stats,
- * pmd-stats-clear (docs/hashictl.md describes their results).
+ * Commands: port-add, port-del, port-set, port-list, fdb-show, stats, stats-clear,
+ * worker-list, pmd-stats (the same result as worker-list), pmd-stats-clear, rxq-pin,
+ * rxq-rebalance (docs/hashictl.md describes their arguments and results).
  */
 #ifndef HASHI_CTL_PROTO_H
 #define HASHI_CTL_PROTO_H

@@ -1,9 +1,11 @@
 #include "ctl_render.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #define I(obj, key) ((long long)json_integer_value(json_object_get(obj, key)))
 #define S(obj, key) (json_string_value(json_object_get(obj, key)) ?: "")
+#define F(obj, key) json_real_value(json_object_get(obj, key))
 
 static void render_ports(FILE *out, const json_t *list)
 {
@@ -92,6 +94,48 @@ static void render_pmd(FILE *out, const json_t *list)
                 json_real_value(json_object_get(w, "cycles_per_packet")));
 }
 
+/* One row per worker, its queues as PORT:QUEUE ('*': pinned) in the last column, where their
+ * number cannot break the alignment; then one row per queue with what it carried. */
+static void render_workers(FILE *out, const json_t *list)
+{
+    size_t i, k;
+    const json_t *w, *q;
+    bool any_queue = false;
+
+    fprintf(out, "%-5s %-4s %-9s %7s %7s %10s %14s %10s %10s  %s\n", "CORE", "NUMA", "MODE",
+            "BUSY%", "SLEEP%", "CYC/PKT", "PACKETS", "SLEEPS", "WAKES", "QUEUES");
+    json_array_foreach(list, i, w)
+    {
+        const json_t *queues = json_object_get(w, "queues");
+
+        fprintf(out, "%-5lld %-4lld %-9s %6.1f%% %6.1f%% %10.1f %14lld %10lld %10lld ",
+                I(w, "core"), I(w, "numa"), S(w, "mode"), F(w, "busy_percent"),
+                F(w, "sleep_percent"), F(w, "cycles_per_packet"), I(w, "packets"), I(w, "sleeps"),
+                I(w, "wakes"));
+        if (json_array_size(queues) == 0)
+            fprintf(out, " -");
+        json_array_foreach(queues, k, q)
+        {
+            fprintf(out, " %s:%lld%s", S(q, "port"), I(q, "queue"),
+                    json_is_true(json_object_get(q, "pinned")) ? "*" : "");
+            any_queue = true;
+        }
+        fputc('\n', out);
+    }
+    if (!any_queue)
+        return;
+    /* LOAD% is the queue's share of its own worker's receive cycles: which queue to move */
+    fprintf(out, "\n%-5s %-16s %5s %-6s %14s %7s\n", "CORE", "PORT", "QUEUE", "PINNED", "PACKETS",
+            "LOAD%");
+    json_array_foreach(list, i, w)
+    {
+        json_array_foreach(json_object_get(w, "queues"), k, q)
+            fprintf(out, "%-5lld %-16s %5lld %-6s %14lld %6.1f%%\n", I(w, "core"), S(q, "port"),
+                    I(q, "queue"), json_is_true(json_object_get(q, "pinned")) ? "yes" : "no",
+                    I(q, "packets"), F(q, "load_percent"));
+    }
+}
+
 void ctl_render(FILE *out, const char *command, const json_t *result)
 {
     if (!strcmp(command, "port-list"))
@@ -107,6 +151,8 @@ void ctl_render(FILE *out, const char *command, const json_t *result)
         json_decref(one);
     } else if (!strcmp(command, "pmd-stats"))
         render_pmd(out, result);
+    else if (!strcmp(command, "worker-list"))
+        render_workers(out, result);
     else
         fprintf(out, "ok\n");
 }

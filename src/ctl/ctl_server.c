@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/timerfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -19,6 +20,7 @@
 /* epoll user data for the two fixed descriptors; client slots use their index */
 #define TAG_LISTEN UINT64_MAX
 #define TAG_SIGNAL (UINT64_MAX - 1)
+#define TAG_TIMER  (UINT64_MAX - 2)
 
 static int make_parent_dir(const char *path)
 {
@@ -86,10 +88,11 @@ int ctl_server_open(struct ctl_server *s, const char *path, ctl_handler handler,
                     char *err, size_t errlen)
 {
     struct epoll_event ev = {.events = EPOLLIN};
+    const struct itimerspec second = {.it_interval = {1, 0}, .it_value = {1, 0}};
     sigset_t mask;
 
     memset(s, 0, sizeof *s);
-    s->listen_fd = s->epoll_fd = s->signal_fd = -1;
+    s->listen_fd = s->epoll_fd = s->signal_fd = s->timer_fd = -1;
     util_strlcpy(s->path, path, sizeof s->path);
     s->handler = handler;
     s->ctx = ctx;
@@ -104,7 +107,9 @@ int ctl_server_open(struct ctl_server *s, const char *path, ctl_handler handler,
     sigaddset(&mask, SIGTERM);
     s->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
     s->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-    if (s->signal_fd < 0 || s->epoll_fd < 0) {
+    s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    if (s->signal_fd < 0 || s->epoll_fd < 0 || s->timer_fd < 0 ||
+        timerfd_settime(s->timer_fd, 0, &second, NULL) < 0) {
         snprintf(err, errlen, "cannot set up the control loop: %s", strerror(errno));
         ctl_server_close(s);
         return EIO;
@@ -113,6 +118,8 @@ int ctl_server_open(struct ctl_server *s, const char *path, ctl_handler handler,
     epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->listen_fd, &ev);
     ev.data.u64 = TAG_SIGNAL;
     epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->signal_fd, &ev);
+    ev.data.u64 = TAG_TIMER;
+    epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->timer_fd, &ev);
     return 0;
 }
 
@@ -246,6 +253,10 @@ int ctl_server_run(struct ctl_server *s)
                 struct signalfd_siginfo info;
                 if (read(s->signal_fd, &info, sizeof info) == sizeof info)
                     return (int)info.ssi_signo;
+            } else if (tag == TAG_TIMER) {
+                uint64_t expirations;
+                if (read(s->timer_fd, &expirations, sizeof expirations) > 0 && s->tick)
+                    s->tick(s->ctx);
             } else if (tag == TAG_LISTEN) {
                 accept_client(s);
             } else if (s->clients[tag].fd >= 0) {
@@ -272,5 +283,7 @@ void ctl_server_close(struct ctl_server *s)
         close(s->epoll_fd);
     if (s->signal_fd >= 0)
         close(s->signal_fd);
-    s->listen_fd = s->epoll_fd = s->signal_fd = -1;
+    if (s->timer_fd >= 0)
+        close(s->timer_fd);
+    s->listen_fd = s->epoll_fd = s->signal_fd = s->timer_fd = -1;
 }

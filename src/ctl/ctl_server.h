@@ -3,7 +3,8 @@
  * off the data plane. Each line a client sends is one request; the handler's answer goes back
  * as one line. A malformed request gets an error reply; the loop keeps running.
  *
- * The loop also watches SIGINT and SIGTERM (through a signalfd) and returns when one arrives.
+ * The loop also watches SIGINT and SIGTERM (through a signalfd) and returns when one arrives,
+ * and calls `tick` (if set) once a second for the control plane's periodic chores.
  */
 #ifndef HASHI_CTL_SERVER_H
 #define HASHI_CTL_SERVER_H
@@ -30,8 +31,9 @@ struct ctl_client {
 
 struct ctl_server {
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-    int listen_fd, epoll_fd, signal_fd;
+    int listen_fd, epoll_fd, signal_fd, timer_fd;
     ctl_handler handler;
+    void (*tick)(void *ctx); /* may be NULL */
     void *ctx;
     struct ctl_client clients[CTL_MAX_CLIENTS];
 };

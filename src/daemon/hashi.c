@@ -1,8 +1,10 @@
 #include "hashi.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <rte_cycles.h>
 #include <rte_errno.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
@@ -12,34 +14,102 @@
 #define POOL_MBUFS 16383 /* a power of two minus one suits the ring under the pool */
 #define POOL_CACHE 256
 
-int hashi_init(struct hashi *h, const struct hashi_config *cfg, unsigned worker_lcore,
-               int worker_core, char *err, size_t errlen)
+static void sync_workers(void *ctx);
+static void wake_workers(void *ctx);
+
+static struct rte_mempool *pool_for_node(struct hashi *h, int node, char *err, size_t errlen)
 {
+    char name[RTE_MEMPOOL_NAMESIZE];
+
+    if (h->pools[node])
+        return h->pools[node];
+    snprintf(name, sizeof name, "hashi_mbufs_%d", node);
+    h->pools[node] = rte_pktmbuf_pool_create(name, POOL_MBUFS, POOL_CACHE, 0,
+                                             RTE_MBUF_DEFAULT_BUF_SIZE, node);
+    if (!h->pools[node])
+        snprintf(err, errlen,
+                 "cannot create the buffer pool on NUMA node %d (%s); give DPDK more memory, "
+                 "e.g. eal = --no-huge -m 1024",
+                 node, rte_strerror(rte_errno));
+    return h->pools[node];
+}
+
+static void free_pools(struct hashi *h)
+{
+    for (unsigned i = 0; i < RTE_MAX_NUMA_NODES; i++)
+        rte_mempool_free(h->pools[i]);
+}
+
+int hashi_init(struct hashi *h, const struct hashi_config *cfg, const unsigned *lcores,
+               const int *cores, unsigned n, char *err, size_t errlen)
+{
+    uint64_t epoch = rte_rdtsc();
     int rc;
 
     memset(h, 0, sizeof *h);
     h->cfg = *cfg;
-    h->pool =
-        rte_pktmbuf_pool_create("hashi_mbufs", POOL_MBUFS, POOL_CACHE, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-                                (int)rte_lcore_to_socket_id(worker_lcore));
-    if (!h->pool) {
-        snprintf(err, errlen,
-                 "cannot create the buffer pool (%s); give DPDK more memory, "
-                 "e.g. eal = --no-huge -m 1024",
-                 rte_strerror(rte_errno));
-        return ENOMEM;
-    }
-    rc = worker_init(&h->worker, worker_lcore, worker_core, h->pool);
-    if (rc) {
+    memset(h->rxqs, 0xff, sizeof h->rxqs); /* worker -1, not pinned */
+    for (unsigned id = 0; id < PORT_MAX; id++)
+        for (unsigned q = 0; q < CONFIG_QUEUES_MAX; q++)
+            h->rxqs[id][q].pinned = false;
+    for (unsigned i = 0; i < cfg->n_bridges; i++)
+        h->aging_s[i] = cfg->bridges[i].aging_s;
+    if ((rc = fdb_init(&h->fdb, HASHI_FDB_CAPACITY)) != 0) {
         snprintf(err, errlen, "cannot allocate the forwarding database");
-        rte_mempool_free(h->pool);
         return rc;
     }
-    for (unsigned i = 0; i < cfg->n_bridges; i++)
-        h->worker.sw.aging_s[i] = cfg->bridges[i].aging_s;
-    h->env.pool = h->pool;
-    h->env.sync = worker_sync;
-    h->env.sync_ctx = &h->worker;
+    for (unsigned i = 0; i < n; i++) {
+        int node = (int)rte_lcore_to_socket_id(lcores[i]);
+        struct worker_params p = {
+            .index = i,
+            .lcore = lcores[i],
+            .core = cores[i],
+            .epoch_tsc = epoch,
+            .cfg = cfg,
+            .aging_s = h->aging_s,
+            .fdb = &h->fdb,
+            .pool = pool_for_node(h, node, err, errlen),
+        };
+        if (!p.pool) {
+            rc = ENOMEM;
+            goto fail;
+        }
+        if ((rc = worker_init(&h->workers[i], &p)) != 0) {
+            snprintf(err, errlen, "cannot prepare the worker for core %d: %s", cores[i],
+                     strerror(rc));
+            goto fail;
+        }
+        if ((rc = fdb_reader_register(&h->fdb, i)) != 0) {
+            worker_destroy(&h->workers[i]);
+            snprintf(err, errlen, "cannot register worker %u with the FDB", i);
+            goto fail;
+        }
+        h->n_workers++;
+    }
+    h->env.pool = h->workers[0].sw.pool;
+    h->env.sync = sync_workers;
+    h->env.wake = wake_workers;
+    h->env.sync_ctx = h;
+    return 0;
+
+fail:
+    for (unsigned i = 0; i < h->n_workers; i++)
+        worker_destroy(&h->workers[i]);
+    free_pools(h);
+    fdb_destroy(&h->fdb);
+    return rc;
+}
+
+int hashi_start(struct hashi *h, char *err, size_t errlen)
+{
+    for (unsigned i = 0; i < h->n_workers; i++) {
+        int rc = worker_start(&h->workers[i]);
+        if (rc) {
+            snprintf(err, errlen, "cannot start the worker on core %d: %s", h->workers[i].core,
+                     strerror(rc));
+            return rc;
+        }
+    }
     return 0;
 }
 
@@ -50,9 +120,42 @@ void hashi_fini(struct hashi *h)
     for (unsigned id = 0; id < PORT_MAX; id++)
         if (h->ports[id])
             hashi_port_del(h, h->ports[id]->name, NULL, err, sizeof err);
-    worker_stop(&h->worker);
-    worker_destroy(&h->worker);
-    rte_mempool_free(h->pool);
+    for (unsigned i = 0; i < h->n_workers; i++) {
+        worker_stop(&h->workers[i]);
+        fdb_reader_unregister(&h->fdb, i);
+        worker_destroy(&h->workers[i]);
+    }
+    fdb_destroy(&h->fdb);
+    free_pools(h);
+}
+
+static void nothing(struct worker *w, void *arg)
+{
+    (void)w;
+    (void)arg;
+}
+
+/* port_env.sync: every worker has left any port call it was in, and woken if it slept. */
+static void sync_workers(void *ctx)
+{
+    struct hashi *h = ctx;
+
+    for (unsigned i = 0; i < h->n_workers; i++)
+        worker_call(&h->workers[i], nothing, NULL);
+}
+
+static void wake_workers(void *ctx)
+{
+    struct hashi *h = ctx;
+
+    for (unsigned i = 0; i < h->n_workers; i++)
+        worker_wake(&h->workers[i]);
+}
+
+static void call_all(struct hashi *h, worker_fn fn, void *arg)
+{
+    for (unsigned i = 0; i < h->n_workers; i++)
+        worker_call(&h->workers[i], fn, arg);
 }
 
 static struct port *find_port(const struct hashi *h, const char *name)
@@ -63,6 +166,110 @@ static struct port *find_port(const struct hashi *h, const char *name)
     return NULL;
 }
 
+/* --- receive queue assignment --- */
+
+/* Queues moving off a worker leave their load counters here for their next worker. */
+struct rxq_move {
+    struct hashi *h;
+    struct worker_rxq moved[PORT_MAX][CONFIG_QUEUES_MAX];
+};
+
+/* First step of a reassignment, on each worker: let go of every queue that is no longer its
+ * own. When this returns the worker has switched and sent all it received from them. */
+static void drop_moved_rxqs(struct worker *w, void *arg)
+{
+    struct rxq_move *mv = arg;
+    struct worker_rxq keep[WORKER_MAX_RXQS];
+    uint16_t n = 0;
+
+    for (uint16_t i = 0; i < w->n_rxqs; i++) {
+        const struct worker_rxq *q = &w->rxqs[i];
+        if (mv->h->rxqs[q->port][q->queue].worker == (int8_t)w->index)
+            keep[n++] = *q;
+        else
+            mv->moved[q->port][q->queue] = *q;
+    }
+    worker_set_rxqs(w, keep, n);
+}
+
+struct rxq_list {
+    uint16_t n;
+    struct worker_rxq rxqs[WORKER_MAX_RXQS];
+};
+
+static void set_rxqs_on_worker(struct worker *w, void *arg)
+{
+    struct rxq_list *list = arg;
+
+    worker_set_rxqs(w, list->rxqs, list->n);
+}
+
+/* Makes the workers poll what h->rxqs says, in two steps so that no queue is ever polled by
+ * two workers at once. */
+static void apply_rxqs(struct hashi *h)
+{
+    static struct rxq_move mv; /* control thread only; too large for the stack */
+
+    memset(&mv, 0, sizeof mv);
+    mv.h = h;
+    call_all(h, drop_moved_rxqs, &mv);
+    for (unsigned w = 0; w < h->n_workers; w++) {
+        struct rxq_list list = {0};
+        for (unsigned id = 0; id < PORT_MAX; id++) {
+            if (!h->ports[id])
+                continue;
+            for (uint16_t q = 0; q < h->ports[id]->n_rxq; q++)
+                if (h->rxqs[id][q].worker == (int8_t)w) {
+                    struct worker_rxq *e = &list.rxqs[list.n++];
+                    *e = mv.moved[id][q];
+                    e->port = (uint16_t)id;
+                    e->queue = q;
+                }
+        }
+        worker_call(&h->workers[w], set_rxqs_on_worker, &list);
+    }
+}
+
+/* The worker with the least `load` (ties: the lowest index). */
+static unsigned least_loaded(const struct hashi *h, const uint64_t *load)
+{
+    unsigned best = 0;
+
+    for (unsigned w = 1; w < h->n_workers; w++)
+        if (load[w] < load[best])
+            best = w;
+    return best;
+}
+
+/* Places every unassigned queue of port id on the worker with the fewest queues: round-robin
+ * over the workers as queues come. */
+static void assign_new_rxqs(struct hashi *h, unsigned id)
+{
+    uint64_t count[WORKER_MAX] = {0};
+
+    for (unsigned p = 0; p < PORT_MAX; p++)
+        for (unsigned q = 0; h->ports[p] && q < h->ports[p]->n_rxq; q++)
+            if (h->rxqs[p][q].worker >= 0)
+                count[h->rxqs[p][q].worker]++;
+    for (uint16_t q = 0; q < h->ports[id]->n_rxq; q++) {
+        struct hashi_rxq *r = &h->rxqs[id][q];
+        if (r->worker < 0) {
+            unsigned w = least_loaded(h, count);
+            r->worker = (int8_t)w;
+            count[w]++;
+        }
+    }
+}
+
+/* Forgets where port id's queues were, pins included. */
+static void unassign_rxqs(struct hashi *h, unsigned id)
+{
+    for (unsigned q = 0; q < CONFIG_QUEUES_MAX; q++)
+        h->rxqs[id][q] = (struct hashi_rxq){.worker = -1, .pinned = false};
+}
+
+/* --- ports --- */
+
 static void attach_on_worker(struct worker *w, void *port)
 {
     sw_attach(&w->sw, port);
@@ -70,15 +277,21 @@ static void attach_on_worker(struct worker *w, void *port)
 
 struct detach {
     struct port *port;
-    struct port_stats final;
+    struct port_stats final; /* summed over the workers */
 };
 
 static void detach_on_worker(struct worker *w, void *arg)
 {
     struct detach *d = arg;
+    struct port_stats st;
 
-    sw_detach(&w->sw, d->port);
-    d->final = d->port->stats;
+    sw_detach(&w->sw, d->port, &st);
+    port_stats_add(&d->final, &st);
+}
+
+static void flush_port_macs(struct worker *w, void *port)
+{
+    fdb_flush_port(w->sw.fdb, ((struct port *)port)->id);
 }
 
 int hashi_port_add(struct hashi *h, const struct port_config *cfg, char *err, size_t errlen)
@@ -125,8 +338,13 @@ int hashi_port_add(struct hashi *h, const struct port_config *cfg, char *err, si
     port->bridge = (uint16_t)(bridge - h->cfg.bridges);
     h->ports[id] = port;
     strcpy(h->ifnames[id], cfg->ifname);
-    worker_call(&h->worker, attach_on_worker, port);
-    LOG_INFO("port %s: added (%s, bridge %s)", cfg->name, class->type, cfg->bridge);
+    call_all(h, attach_on_worker, port);
+    unassign_rxqs(h, id);
+    assign_new_rxqs(h, id);
+    apply_rxqs(h);
+    h->steering_version[id] = 0;
+    LOG_INFO("port %s: added (%s, bridge %s, %u receive queue%s)", cfg->name, class->type,
+             cfg->bridge, port->n_rxq, port->n_rxq == 1 ? "" : "s");
     return 0;
 }
 
@@ -141,7 +359,12 @@ int hashi_port_del(struct hashi *h, const char *name, struct port_stats *final, 
         snprintf(err, errlen, "no port named %s (hashictl port list shows them)", name);
         return ENOENT;
     }
-    worker_call(&h->worker, detach_on_worker, &d);
+    unassign_rxqs(h, port->id);
+    apply_rxqs(h);
+    call_all(h, detach_on_worker, &d);
+    /* no worker sends to the port or learns on it any more: its MACs go once, on the worker
+     * that also ages the FDB (one deleting thread at a time) */
+    worker_call(&h->workers[0], flush_port_macs, port);
     if (final)
         *final = d.final;
     h->ports[port->id] = NULL;
@@ -151,6 +374,46 @@ int hashi_port_del(struct hashi *h, const char *name, struct port_stats *final, 
     return 0;
 }
 
+/* MAC steering: each destination MAC learned on another port of the uplink's bridge goes to
+ * the uplink queue polled by the worker that polls that port's first queue, so a VM's traffic
+ * is received, switched and delivered on one core. MACs whose worker polls no queue of the
+ * uplink are left to the port's default (a hash of the MAC). */
+static int update_mac_steering(struct hashi *h, struct port *uplink, bool force, char *err,
+                               size_t errlen)
+{
+    static struct fdb_view views[HASHI_FDB_CAPACITY];
+    static uint64_t macs[HASHI_FDB_CAPACITY];
+    static uint16_t queues[HASHI_FDB_CAPACITY];
+    size_t n = fdb_dump(&h->fdb, 0, views, HASHI_FDB_CAPACITY), n_map = 0;
+    uint64_t version = 1469598103934665603ull; /* FNV-1a over the map: redo only on change */
+
+    for (size_t i = 0; i < n; i++) {
+        const struct port *dst = views[i].port < PORT_MAX ? h->ports[views[i].port] : NULL;
+        int8_t worker;
+
+        if (!dst || dst == uplink || dst->bridge != uplink->bridge || views[i].bridge != dst->bridge)
+            continue;
+        worker = h->rxqs[dst->id][0].worker;
+        for (uint16_t q = 0; q < uplink->n_rxq && worker >= 0; q++)
+            if (h->rxqs[uplink->id][q].worker == worker) {
+                uint64_t mac = 0;
+                for (int b = 0; b < 6; b++)
+                    mac = mac << 8 | views[i].mac[b];
+                macs[n_map] = mac;
+                queues[n_map] = q;
+                n_map++;
+                version = (version ^ mac ^ (uint64_t)q << 48) * 1099511628211ull;
+                break;
+            }
+    }
+    if (!force && version == h->steering_version[uplink->id])
+        return 0;
+    int rc = uplink->class->set_steering(uplink, PORT_STEER_MAC, macs, queues, n_map, err, errlen);
+    if (rc == 0)
+        h->steering_version[uplink->id] = version;
+    return rc;
+}
+
 struct rsc_setting {
     struct port *port;
     bool on;
@@ -158,93 +421,268 @@ struct rsc_setting {
 
 static void set_rsc_on_worker(struct worker *w, void *arg)
 {
-    struct rsc_setting *set = arg;
+    const struct rsc_setting *set = arg;
 
-    /* between two iterations the coalescing table is empty: nothing is held for the port */
-    (void)w;
-    set->port->rsc = set->on;
+    sw_set_rsc(&w->sw, set->port, set->on);
+}
+
+static int set_rsc(struct hashi *h, struct port *port, const struct port_config *parsed,
+                   char *err, size_t errlen)
+{
+    struct rsc_setting set = {.port = port, .on = parsed->rsc == 1};
+
+    if (set.on && port->rsc_refusal) {
+        snprintf(err, errlen, "port %s cannot carry coalesced frames: %s", port->name,
+                 port->rsc_refusal);
+        return EINVAL;
+    }
+    /* each worker switches between two of its bursts; while one has and another has not,
+     * both deliver correct frames */
+    call_all(h, set_rsc_on_worker, &set);
+    port->rsc = set.on; /* what `port list` shows */
+    return 0;
+}
+
+static int set_queues(struct hashi *h, struct port *port, uint16_t n, char *err, size_t errlen)
+{
+    int rc;
+
+    if (!port->class->set_queues) {
+        snprintf(err, errlen,
+                 "port %s (%s) cannot change its queues while running; a vhost-user guest "
+                 "chooses its queue pairs (up to the port's queues, set when it is added)",
+                 port->name, port->class->type);
+        return EINVAL;
+    }
+    /* no worker polls the port while its queues change; frames already in the kernel's queues
+     * that close are lost to the kernel, as when a TAP queue is closed by any program */
+    unassign_rxqs(h, port->id);
+    apply_rxqs(h);
+    rc = port->class->set_queues(port, n, err, errlen);
+    assign_new_rxqs(h, port->id);
+    apply_rxqs(h);
+    h->steering_version[port->id] = 0;
+    return rc;
+}
+
+static int set_steering(struct hashi *h, struct port *port, enum port_steering mode, char *err,
+                        size_t errlen)
+{
+    bool remake = mode != port->steering;
+    int rc;
+
+    /* a new mode makes the receive sockets again: no worker may poll them meanwhile */
+    if (remake) {
+        unassign_rxqs(h, port->id);
+        apply_rxqs(h);
+    }
+    h->steering_version[port->id] = 0;
+    if (mode == PORT_STEER_MAC)
+        rc = update_mac_steering(h, port, true, err, errlen);
+    else
+        rc = port->class->set_steering(port, mode, NULL, NULL, 0, err, errlen);
+    if (remake) {
+        assign_new_rxqs(h, port->id);
+        apply_rxqs(h);
+    }
+    return rc;
 }
 
 int hashi_port_set(struct hashi *h, const char *name, const char *key, const char *value, char *err,
                    size_t errlen)
 {
     struct port *port = find_port(h, name);
-    struct rsc_setting set = {.port = port};
     struct port_config parsed; /* the value, read as the config file would read it */
+    int rc;
 
     if (!port) {
         snprintf(err, errlen, "no port named %s (hashictl port list shows them)", name);
         return ENOENT;
     }
-    if (strcmp(key, "rsc") != 0) {
-        snprintf(err, errlen, "'%s' cannot be set on a running port; settable: rsc", key);
+    if (strcmp(key, "rsc") != 0 && strcmp(key, "queues") != 0 && strcmp(key, "steering") != 0) {
+        snprintf(err, errlen, "'%s' cannot be set on a running port; settable: rsc, queues, steering",
+                 key);
         return EINVAL;
     }
     config_port_init(&parsed);
     if (config_port_set(&parsed, key, value, err, errlen) < 0)
         return EINVAL;
-    set.on = parsed.rsc == 1;
-    if (set.on && port->rsc_refusal) {
-        snprintf(err, errlen, "port %s cannot carry coalesced frames: %s", name, port->rsc_refusal);
+    if (!strcmp(key, "rsc")) {
+        rc = set_rsc(h, port, &parsed, err, errlen);
+    } else if (!strcmp(key, "queues")) {
+        rc = set_queues(h, port, (uint16_t)parsed.queues, err, errlen);
+    } else if (!port->class->set_steering) {
+        snprintf(err, errlen,
+                 "port %s (%s) has no steering: its peer picks the queue (a guest its transmit "
+                 "queue, the kernel a TAP's); steering applies to afpacket uplinks",
+                 name, port->class->type);
+        rc = EINVAL;
+    } else {
+        rc = set_steering(h, port, parsed.steer_mac ? PORT_STEER_MAC : PORT_STEER_RSS, err,
+                          errlen);
+    }
+    if (rc == 0)
+        LOG_INFO("port %s: %s %s", name, key, value);
+    return rc;
+}
+
+void hashi_housekeeping(struct hashi *h)
+{
+    char err[PORT_ERR_SIZE];
+
+    for (unsigned id = 0; id < PORT_MAX; id++) {
+        struct port *port = h->ports[id];
+        if (port && port->steering == PORT_STEER_MAC &&
+            update_mac_steering(h, port, false, err, sizeof err) != 0)
+            LOG_WARN("port %s: MAC steering not updated: %s", port->name, err);
+    }
+}
+
+/* --- pinning and rebalancing --- */
+
+int hashi_rxq_pin(struct hashi *h, const char *name, unsigned queue, int core, char *err,
+                  size_t errlen)
+{
+    struct port *port = find_port(h, name);
+    unsigned w;
+
+    if (!port) {
+        snprintf(err, errlen, "no port named %s (hashictl port list shows them)", name);
+        return ENOENT;
+    }
+    if (queue >= port->n_rxq) {
+        snprintf(err, errlen, "port %s has %u receive queue%s (0 to %u)", name, port->n_rxq,
+                 port->n_rxq == 1 ? "" : "s", port->n_rxq - 1u);
         return EINVAL;
     }
-    worker_call(&h->worker, set_rsc_on_worker, &set);
-    LOG_INFO("port %s: rsc %s", name, value);
+    if (core < 0) {
+        h->rxqs[port->id][queue].pinned = false;
+        return 0;
+    }
+    for (w = 0; w < h->n_workers && h->workers[w].core != core; w++)
+        ;
+    if (w == h->n_workers) {
+        char cores[128];
+        size_t len = 0;
+        for (unsigned i = 0; i < h->n_workers && len < sizeof cores; i++)
+            len += (size_t)snprintf(cores + len, sizeof cores - len, "%s%d", i ? "," : "",
+                                    h->workers[i].core);
+        snprintf(err, errlen, "no worker runs on core %d; workers run on cores %s", core, cores);
+        return EINVAL;
+    }
+    h->rxqs[port->id][queue] = (struct hashi_rxq){.worker = (int8_t)w, .pinned = true};
+    apply_rxqs(h);
+    LOG_INFO("port %s: receive queue %u pinned to core %d", name, queue, core);
     return 0;
 }
 
-struct stats_copy {
-    struct hashi *h;
-    struct hashi_port_stats *out;
-    size_t n;
+struct rxq_load {
+    uint16_t port, queue;
+    uint64_t cycles;
 };
 
-static void copy_stats_on_worker(struct worker *w, void *arg)
+static int by_load_desc(const void *a, const void *b)
 {
-    struct stats_copy *copy = arg;
+    const struct rxq_load *x = a, *y = b;
 
-    (void)w;
-    for (unsigned id = 0; id < PORT_MAX; id++) {
-        struct port *port = copy->h->ports[id];
-        if (port) {
-            copy->out[copy->n].port = port;
-            copy->out[copy->n].stats = port->stats;
-            copy->n++;
+    if (x->cycles != y->cycles)
+        return x->cycles < y->cycles ? 1 : -1;
+    return x->port != y->port ? x->port - y->port : x->queue - y->queue;
+}
+
+static void reset_loads_on_worker(struct worker *w, void *arg)
+{
+    (void)arg;
+    for (uint16_t i = 0; i < w->n_rxqs; i++)
+        w->rxqs[i].packets = w->rxqs[i].cycles = 0;
+}
+
+void hashi_rxq_rebalance(struct hashi *h)
+{
+    static struct hashi_worker_view views[WORKER_MAX];
+    static struct rxq_load loads[PORT_MAX * CONFIG_QUEUES_MAX];
+    uint64_t load[WORKER_MAX] = {0};
+    unsigned n = 0, n_workers = hashi_workers(h, views);
+
+    /* pinned queues stay and count toward their worker's load; the rest are placed heaviest
+     * first on the least loaded worker (by cycles), or spread evenly by count (roundrobin) */
+    for (unsigned w = 0; w < n_workers; w++)
+        for (uint16_t i = 0; i < views[w].n_rxqs; i++) {
+            const struct worker_rxq *q = &views[w].rxqs[i];
+            uint64_t cost = h->cfg.rxq_assign_cycles ? q->cycles : 1;
+            if (h->rxqs[q->port][q->queue].pinned)
+                load[w] += cost;
+            else
+                loads[n++] = (struct rxq_load){q->port, q->queue, cost};
         }
+    qsort(loads, n, sizeof *loads, by_load_desc);
+    for (unsigned i = 0; i < n; i++) {
+        unsigned w = least_loaded(h, load);
+        h->rxqs[loads[i].port][loads[i].queue].worker = (int8_t)w;
+        /* a queue that carried nothing still counts, so idle queues spread too */
+        load[w] += loads[i].cycles ? loads[i].cycles : 1;
     }
+    apply_rxqs(h);
+    call_all(h, reset_loads_on_worker, NULL);
+    LOG_INFO("receive queues rebalanced (%s)", h->cfg.rxq_assign_cycles ? "cycles" : "roundrobin");
+}
+
+/* --- counters --- */
+
+struct stats_sum {
+    struct port_stats ports[PORT_MAX];
+};
+
+static void add_stats_on_worker(struct worker *w, void *arg)
+{
+    sw_stats_add(&w->sw, ((struct stats_sum *)arg)->ports);
 }
 
 size_t hashi_stats(struct hashi *h, struct hashi_port_stats *out)
 {
-    struct stats_copy copy = {h, out, 0};
+    static struct stats_sum sum; /* control thread only */
+    size_t n = 0;
 
-    worker_call(&h->worker, copy_stats_on_worker, &copy);
-    return copy.n;
+    memset(&sum, 0, sizeof sum);
+    call_all(h, add_stats_on_worker, &sum);
+    for (unsigned id = 0; id < PORT_MAX; id++)
+        if (h->ports[id]) {
+            out[n].port = h->ports[id];
+            out[n].stats = sum.ports[id];
+            n++;
+        }
+    return n;
 }
 
 static void clear_stats_on_worker(struct worker *w, void *arg)
 {
-    struct hashi *h = arg;
-
-    (void)w;
+    (void)arg;
     for (unsigned id = 0; id < PORT_MAX; id++)
-        if (h->ports[id])
-            memset(&h->ports[id]->stats, 0, sizeof h->ports[id]->stats);
+        memset(&w->sw.ports[id].stats, 0, sizeof w->sw.ports[id].stats);
 }
 
 void hashi_stats_clear(struct hashi *h)
 {
-    worker_call(&h->worker, clear_stats_on_worker, h);
+    call_all(h, clear_stats_on_worker, NULL);
 }
 
-static void copy_pmd_on_worker(struct worker *w, void *out)
+static void copy_worker(struct worker *w, void *out)
 {
-    *(struct worker_stats *)out = w->stats;
+    struct hashi_worker_view *v = out;
+
+    v->core = w->core;
+    v->numa = w->numa;
+    v->adaptive = w->adaptive;
+    v->stats = w->stats;
+    v->n_rxqs = w->n_rxqs;
+    memcpy(v->rxqs, w->rxqs, w->n_rxqs * sizeof *w->rxqs);
 }
 
-void hashi_pmd_stats(struct hashi *h, struct worker_stats *out)
+unsigned hashi_workers(struct hashi *h, struct hashi_worker_view *out)
 {
-    worker_call(&h->worker, copy_pmd_on_worker, out);
+    for (unsigned i = 0; i < h->n_workers; i++)
+        worker_call(&h->workers[i], copy_worker, &out[i]);
+    return h->n_workers;
 }
 
 static void clear_pmd_on_worker(struct worker *w, void *arg)
@@ -255,25 +693,23 @@ static void clear_pmd_on_worker(struct worker *w, void *arg)
 
 void hashi_pmd_stats_clear(struct hashi *h)
 {
-    worker_call(&h->worker, clear_pmd_on_worker, NULL);
-}
-
-struct fdb_copy {
-    struct fdb_view *out;
-    size_t max, n;
-};
-
-static void copy_fdb_on_worker(struct worker *w, void *arg)
-{
-    struct fdb_copy *copy = arg;
-
-    copy->n = fdb_dump(&w->sw.fdb, w->sw.now, copy->out, copy->max);
+    call_all(h, clear_pmd_on_worker, NULL);
 }
 
 size_t hashi_fdb(struct hashi *h, struct fdb_view *out, size_t max)
 {
-    struct fdb_copy copy = {out, max, 0};
+    const struct worker *w = &h->workers[0];
+    uint32_t now = (uint32_t)((rte_rdtsc() - w->epoch_tsc) / w->tsc_hz);
 
-    worker_call(&h->worker, copy_fdb_on_worker, &copy);
-    return copy.n;
+    return fdb_dump(&h->fdb, now, out, max);
+}
+
+void hashi_buffers(const struct hashi *h, unsigned *in_use, unsigned *total)
+{
+    *in_use = *total = 0;
+    for (unsigned i = 0; i < RTE_MAX_NUMA_NODES; i++)
+        if (h->pools[i]) {
+            *in_use += rte_mempool_in_use_count(h->pools[i]);
+            *total += h->pools[i]->size;
+        }
 }

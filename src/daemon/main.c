@@ -1,5 +1,5 @@
 /*
- * hashi: the daemon. Reads the configuration, starts DPDK with one worker lcore pinned to the
+ * hashi: the daemon. Reads the configuration, starts DPDK with one worker lcore pinned to each
  * chosen core, opens the configured ports and serves the control socket until SIGINT/SIGTERM,
  * then closes every port (removing server sockets) and exits.
  */
@@ -22,12 +22,11 @@
 #include "util/util.h"
 
 #define HASHI_VERSION "0.1.0"
-#define WORKER_LCORE  1 /* lcore 0 is the main thread */
 #define OWN_EAL_ARGS  7 /* hashi's own EAL words, below */
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: hashi [--config FILE] [--ctl SOCK] [--core N]\n"
+    fprintf(out, "usage: hashi [--config FILE] [--ctl SOCK] [--cores LIST] [--poll MODE]\n"
                  "       hashi --check-config FILE\n"
                  "       hashi demo [--seconds N] [--uplink afpacket|afxdp]\n"
                  "       hashi --version | --help\n"
@@ -35,7 +34,11 @@ static void usage(FILE *out)
                  "  --config FILE        start from FILE (see docs/config.md); without it hashi\n"
                  "                       starts one empty bridge br0, ports come by hashictl\n"
                  "  --ctl SOCK           control socket (default " CONFIG_CTL_DEFAULT ")\n"
-                 "  --core N             CPU of the forwarding worker (default: the last one)\n"
+                 "  --cores LIST         CPUs of the forwarding workers, one each, e.g. 0,1\n"
+                 "                       or 2-5 (default: one worker on the last CPU);\n"
+                 "                       --core N is the same with one CPU\n"
+                 "  --poll MODE          adaptive (default: idle workers sleep until traffic)\n"
+                 "                       or always (they poll without pause)\n"
                  "  --check-config FILE  validate FILE and exit: 0 if good, 1 with the error\n"
                  "  demo                 namespaces vm1, vm2 (TAP) and ext (uplink) on one\n"
                  "                       bridge, measured with iperf3 (needs root)\n");
@@ -70,7 +73,8 @@ static int run_demo(char **argv)
 struct options {
     const char *config;
     const char *ctl;
-    int core;
+    const char *cores;
+    const char *poll;
 };
 
 /* Parses the command line; returns -1 to exit with *status. */
@@ -80,6 +84,8 @@ static int parse_options(int argc, char **argv, struct options *opt, int *status
         {"config", required_argument, NULL, 'c'},
         {"ctl", required_argument, NULL, 's'},
         {"core", required_argument, NULL, 'n'},
+        {"cores", required_argument, NULL, 'n'},
+        {"poll", required_argument, NULL, 'p'},
         {"check-config", required_argument, NULL, 'k'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
@@ -88,7 +94,6 @@ static int parse_options(int argc, char **argv, struct options *opt, int *status
     char err[CONFIG_ERR_SIZE];
     int c;
 
-    opt->core = -1;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
         case 'c':
@@ -97,17 +102,12 @@ static int parse_options(int argc, char **argv, struct options *opt, int *status
         case 's':
             opt->ctl = optarg;
             break;
-        case 'n': {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (end == optarg || *end || v < 0 || v > 1023) {
-                fprintf(stderr, "hashi: --core '%s' is not a CPU number\n", optarg);
-                *status = 2;
-                return -1;
-            }
-            opt->core = (int)v;
+        case 'n':
+            opt->cores = optarg;
             break;
-        }
+        case 'p':
+            opt->poll = optarg;
+            break;
         case 'k': {
             struct hashi_config cfg;
             config_init(&cfg);
@@ -143,11 +143,13 @@ static int parse_options(int argc, char **argv, struct options *opt, int *status
     return 0;
 }
 
-/* The worker gets `core`; the main thread (control, rte_vhost's threads) gets the other CPUs
- * this process may use, or shares the worker's if there is no other. */
-static int choose_cpus(int core, int *worker_core, char *main_set, size_t size)
+/* Each worker gets its core; the main thread (control, rte_vhost's threads) gets the other
+ * CPUs this process may use, or all of them if the workers take every one. With no cores
+ * configured, one worker takes the last allowed CPU. Writes the main thread's CPUs as ranges
+ * ("0-2,4-63", so that many CPUs still fit the EAL's argument). */
+static int choose_cpus(struct hashi_config *cfg, char *main_set, size_t size)
 {
-    cpu_set_t allowed;
+    cpu_set_t allowed, rest;
     int last = -1;
     size_t len = 0;
 
@@ -156,23 +158,30 @@ static int choose_cpus(int core, int *worker_core, char *main_set, size_t size)
     for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
         if (CPU_ISSET(cpu, &allowed))
             last = cpu;
-    if (core < 0)
-        core = last;
-    if (core < 0 || core >= CPU_SETSIZE || !CPU_ISSET(core, &allowed)) {
-        fprintf(stderr,
-                "hashi: core %d is not available to this process; use one of the CPUs "
-                "in its affinity list (taskset -p %d)\n",
-                core, (int)getpid());
-        return -1;
+    if (cfg->n_cores == 0) {
+        cfg->n_cores = 1;
+        cfg->cores[0] = last;
     }
-    /* as ranges ("0-2,4-63"), so that many CPUs still fit the EAL's argument */
+    rest = allowed;
+    for (unsigned i = 0; i < cfg->n_cores; i++) {
+        int core = cfg->cores[i];
+        if (core < 0 || core >= CPU_SETSIZE || !CPU_ISSET(core, &allowed)) {
+            fprintf(stderr,
+                    "hashi: core %d is not available to this process; use CPUs in its affinity "
+                    "list (taskset -p %d)\n",
+                    core, (int)getpid());
+            return -1;
+        }
+        CPU_CLR(core, &rest);
+    }
+    if (CPU_COUNT(&rest) == 0)
+        rest = allowed;
     for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
         int last_in_run = cpu;
 
-        if (!CPU_ISSET(cpu, &allowed) || cpu == core)
+        if (!CPU_ISSET(cpu, &rest))
             continue;
-        while (last_in_run + 1 < CPU_SETSIZE && CPU_ISSET(last_in_run + 1, &allowed) &&
-               last_in_run + 1 != core)
+        while (last_in_run + 1 < CPU_SETSIZE && CPU_ISSET(last_in_run + 1, &rest))
             last_in_run++;
         int n =
             last_in_run > cpu
@@ -186,9 +195,6 @@ static int choose_cpus(int core, int *worker_core, char *main_set, size_t size)
         len += (size_t)n;
         cpu = last_in_run;
     }
-    if (len == 0)
-        snprintf(main_set, size, "%d", core);
-    *worker_core = core;
     return 0;
 }
 
@@ -203,20 +209,27 @@ static unsigned prefix_hash(const char *s)
     return h;
 }
 
-static int init_eal(const struct hashi_config *cfg, int worker_core)
+static int init_eal(struct hashi_config *cfg, unsigned *lcores)
 {
-    static char lcores[256], prefix[32], eal_copy[CONFIG_EAL_SIZE];
+    static char lcore_map[512], prefix[32], eal_copy[CONFIG_EAL_SIZE];
     char main_set[192];
     char *args[OWN_EAL_ARGS + CONFIG_EAL_MAX_WORDS + 1];
-    int n = 0, core;
+    int n = 0;
+    size_t len;
 
-    if (choose_cpus(worker_core, &core, main_set, sizeof main_set) < 0)
+    if (choose_cpus(cfg, main_set, sizeof main_set) < 0)
         return -1;
-    snprintf(lcores, sizeof lcores, "0@(%s),%d@%d", main_set, WORKER_LCORE, core);
+    /* lcore 0 is the main thread; worker i is lcore i + 1, pinned to its core */
+    len = (size_t)snprintf(lcore_map, sizeof lcore_map, "0@(%s)", main_set);
+    for (unsigned i = 0; i < cfg->n_cores && len < sizeof lcore_map; i++) {
+        lcores[i] = i + 1;
+        len += (size_t)snprintf(lcore_map + len, sizeof lcore_map - len, ",%u@%d", i + 1,
+                                cfg->cores[i]);
+    }
     snprintf(prefix, sizeof prefix, "hashi-%08x", prefix_hash(cfg->ctl_path));
     args[n++] = "hashi";
     args[n++] = "--lcores";
-    args[n++] = lcores;
+    args[n++] = lcore_map;
     args[n++] = "--file-prefix";
     args[n++] = prefix;
     /* hashi logs port events itself; DPDK's per-message vhost chatter stays out of the log */
@@ -234,7 +247,7 @@ static int init_eal(const struct hashi_config *cfg, int worker_core)
                 rte_errno ? rte_strerror(rte_errno) : "no reason given", cfg->eal_args);
         return -1;
     }
-    return core;
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -244,7 +257,8 @@ int main(int argc, char **argv)
     struct hashi_config cfg;
     struct ctl_server ctl;
     char err[CONFIG_ERR_SIZE];
-    int status = 0, core;
+    unsigned lcores[CONFIG_MAX_WORKERS];
+    int status = 0;
     sigset_t mask;
 
     if (argc > 1 && !strcmp(argv[1], "demo"))
@@ -260,8 +274,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "hashi: --ctl path is longer than %zu bytes\n", sizeof cfg.ctl_path - 1);
         return 2;
     }
-    if (opt.core >= 0)
-        cfg.core = opt.core;
+    if ((opt.cores && config_set_cores(&cfg, opt.cores, err, sizeof err) < 0) ||
+        (opt.poll && config_set_poll(&cfg, opt.poll, err, sizeof err) < 0)) {
+        fprintf(stderr, "hashi: --%s\n", err);
+        return 2;
+    }
     /* before DPDK: a second hashi on the same socket would share its DPDK file prefix */
     if (ctl_socket_in_use(cfg.ctl_path, err, sizeof err)) {
         fprintf(stderr, "hashi: %s\n", err);
@@ -276,14 +293,15 @@ int main(int argc, char **argv)
     sigaddset(&mask, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &mask, NULL);
 
-    if ((core = init_eal(&cfg, cfg.core)) < 0)
+    if (init_eal(&cfg, lcores) < 0)
         return 1;
     if (ctl_server_open(&ctl, cfg.ctl_path, ctl_commands_handle, &h, err, sizeof err) != 0) {
         fprintf(stderr, "hashi: %s\n", err);
         rte_eal_cleanup();
         return 1;
     }
-    if (hashi_init(&h, &cfg, WORKER_LCORE, core, err, sizeof err) != 0) {
+    ctl.tick = ctl_commands_tick;
+    if (hashi_init(&h, &cfg, lcores, cfg.cores, cfg.n_cores, err, sizeof err) != 0) {
         fprintf(stderr, "hashi: %s\n", err);
         ctl_server_close(&ctl);
         rte_eal_cleanup();
@@ -297,13 +315,18 @@ int main(int argc, char **argv)
             goto out;
         }
     }
-    if ((status = worker_start(&h.worker)) != 0) {
-        fprintf(stderr, "hashi: cannot start the worker on core %d: %s\n", core, strerror(status));
+    if (hashi_start(&h, err, sizeof err) != 0) {
+        fprintf(stderr, "hashi: %s\n", err);
         status = 1;
         goto out;
     }
-    LOG_INFO("hashi %s: worker on core %d, control socket %s, %u ports", HASHI_VERSION, core,
-             cfg.ctl_path, cfg.n_ports);
+    char cores[CONFIG_MAX_WORKERS * 6] = "";
+    for (unsigned i = 0, len = 0; i < cfg.n_cores; i++)
+        len += (unsigned)snprintf(cores + len, sizeof cores - len, "%s%d", i ? "," : "",
+                                  cfg.cores[i]);
+    LOG_INFO("hashi %s: %u worker%s on core%s %s (%s polling), control socket %s, %u ports",
+             HASHI_VERSION, cfg.n_cores, cfg.n_cores == 1 ? "" : "s", cfg.n_cores == 1 ? "" : "s",
+             cores, cfg.poll_adaptive ? "adaptive" : "always", cfg.ctl_path, cfg.n_ports);
     int sig = ctl_server_run(&ctl);
     LOG_INFO("%s: shutting down", sig ? strsignal(sig) : "control loop ended");
 out:

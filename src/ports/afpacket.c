@@ -7,11 +7,20 @@
  * partial checksums leave whole for the NIC (or the kernel's GSO); with it off, only finished
  * wire frames.
  *
+ * With queues = N the port holds N sockets in one PACKET_FANOUT group (always a group, so that
+ * queues can be added and removed while it runs): the kernel splits received frames over them,
+ * and each socket is a receive queue polled by one worker, with no hand-off between cores.
+ * How it splits is the port's steering: `rss`, the kernel's symmetric flow hash (both
+ * directions of a connection on one queue); or `mac`, a classic BPF program that hashi writes
+ * from the FDB, mapping each VM's MAC to the queue polled by the worker that serves the VM's
+ * port, so one VM's traffic is received, switched and delivered on one core.
+ *
  * hashi's own socket code rather than DPDK's net_af_packet, because net_af_packet has no
  * virtio-net header: it would truncate GRO frames and could not hand TSO to the kernel.
  */
 #include <errno.h>
 #include <arpa/inet.h>
+#include <linux/filter.h>
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
 #include <net/if.h>
@@ -28,13 +37,19 @@
 
 #define AFPACKET_SOCKET_BUFFER (8 << 20) /* bytes; rides out a worker pause at 10 Gbit/s */
 
+#define AFPACKET_MAX_STEERED_MACS 800 /* 5 BPF instructions each, within BPF_MAXINSNS */
+
 struct afpacket_port {
     struct port up;
     char ifname[CONFIG_IFNAME_SIZE];
+    unsigned ifindex;
     bool offload;
-    int fd;
-    uint64_t kernel_drops; /* control thread only: frames the kernel dropped, socket full */
-    struct vnet_queue queue;
+    uint16_t fanout_id;
+    uint16_t n_queues;
+    struct rte_mempool *pool; /* sizes reads */
+    uint64_t kernel_drops;    /* control thread only: frames the kernel dropped, socket full */
+    struct vnet_queue queues[CONFIG_QUEUES_MAX]; /* receive queues; .fd: the socket */
+    struct vnet_queue tx; /* one sending socket, apart, so receive sockets may come and go */
 };
 
 const struct port_class afpacket_port_class;
@@ -49,13 +64,16 @@ static int set_int(int fd, int level, int name, int value)
     return setsockopt(fd, level, name, &value, sizeof value);
 }
 
-/* A packet socket on ifindex: promiscuous, blind to the frames it sends itself, with large
- * buffers. Returns the descriptor, or -1 with err set. */
-static int open_socket(const struct afpacket_port *ap, unsigned ifindex, char *err, size_t errlen)
+/* A packet socket on ifindex with large buffers. A receiving one is promiscuous, blind to the
+ * frames sent out of the interface, and a member of the port's fanout group; a sending one
+ * receives nothing. Returns the descriptor, or -1 with err set. */
+static int open_socket(const struct afpacket_port *ap, bool rx, char *err, size_t errlen)
 {
-    struct sockaddr_ll addr = {
-        .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL), .sll_ifindex = (int)ifindex};
-    struct packet_mreq promisc = {.mr_ifindex = (int)ifindex, .mr_type = PACKET_MR_PROMISC};
+    struct sockaddr_ll addr = {.sll_family = AF_PACKET,
+                               .sll_protocol = rx ? htons(ETH_P_ALL) : 0,
+                               .sll_ifindex = (int)ap->ifindex};
+    struct packet_mreq promisc = {.mr_ifindex = (int)ap->ifindex, .mr_type = PACKET_MR_PROMISC};
+    int fanout_mode = ap->up.steering == PORT_STEER_MAC ? PACKET_FANOUT_CBPF : PACKET_FANOUT_HASH;
     /* protocol 0: no frame is queued before bind() picks the interface (ETH_P_ALL here would
      * take every interface's frames meanwhile) */
     int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -81,6 +99,11 @@ static int open_socket(const struct afpacket_port *ap, unsigned ifindex, char *e
     step = "bind";
     if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0)
         goto fail;
+    if (!rx)
+        return fd;
+    step = "PACKET_FANOUT";
+    if (set_int(fd, SOL_PACKET, PACKET_FANOUT, ap->fanout_id | fanout_mode << 16) < 0)
+        goto fail;
     step = "promiscuous mode";
     if (setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &promisc, sizeof promisc) < 0)
         goto fail;
@@ -92,11 +115,47 @@ fail:
     return -1;
 }
 
+static void close_queues(struct afpacket_port *ap, uint16_t from)
+{
+    for (uint16_t q = from; q < ap->n_queues; q++) {
+        vnet_queue_fini(&ap->queues[q]);
+        close(ap->queues[q].fd); /* leaving promiscuous mode with the last one */
+    }
+    ap->n_queues = from;
+    ap->up.n_rxq = from;
+}
+
+/* Opens sockets until there are n. Returns 0, or EINVAL with err set. */
+static int open_queues(struct afpacket_port *ap, uint16_t n, char *err, size_t errlen)
+{
+    for (; ap->n_queues < n; ap->n_queues++) {
+        int fd = open_socket(ap, true, err, errlen);
+        if (fd < 0)
+            return EINVAL;
+        if (vnet_queue_init(&ap->queues[ap->n_queues], fd, true, true, VNET_QUEUE_MAX_FRAME,
+                            ap->pool) != 0) {
+            snprintf(err, errlen, "the buffer pool's mbufs are too small for this MTU");
+            close(fd);
+            return EINVAL;
+        }
+    }
+    ap->up.n_rxq = n;
+    return 0;
+}
+
+/* A fanout group id no other port of this process has: groups are per network namespace, so
+ * another process's group could still collide; then joining fails and says so. */
+static uint16_t new_fanout_id(void)
+{
+    static unsigned counter; /* control thread only */
+
+    return (uint16_t)((unsigned)getpid() * 131u + ++counter);
+}
+
 static int afpacket_open(const struct port_config *cfg, const struct port_env *env,
                          struct port **out, char *err, size_t errlen)
 {
     struct afpacket_port *ap = rte_zmalloc("afpacket_port", sizeof *ap, RTE_CACHE_LINE_SIZE);
-    unsigned ifindex = if_nametoindex(cfg->ifname);
     int rc;
 
     if (!ap) {
@@ -106,7 +165,10 @@ static int afpacket_open(const struct port_config *cfg, const struct port_env *e
     port_init(&ap->up, &afpacket_port_class, cfg);
     strcpy(ap->ifname, cfg->ifname);
     ap->offload = cfg->offload;
-    if (ifindex == 0) {
+    ap->pool = env->pool;
+    ap->fanout_id = new_fanout_id();
+    ap->ifindex = if_nametoindex(cfg->ifname);
+    if (ap->ifindex == 0) {
         snprintf(err, errlen, "interface %s does not exist; create it or fix iface", cfg->ifname);
         rc = ENODEV;
         goto fail;
@@ -115,16 +177,16 @@ static int afpacket_open(const struct port_config *cfg, const struct port_env *e
         snprintf(err, errlen, "cannot bring %s up: %s", ap->ifname, strerror(rc));
         goto fail;
     }
-    if ((ap->fd = open_socket(ap, ifindex, err, errlen)) < 0) {
+    if ((rc = open_queues(ap, (uint16_t)cfg->queues, err, errlen)) != 0) {
+        close_queues(ap, 0);
+        goto fail;
+    }
+    if ((ap->tx.fd = open_socket(ap, false, err, errlen)) < 0) {
+        close_queues(ap, 0);
         rc = EINVAL;
         goto fail;
     }
-    if (vnet_queue_init(&ap->queue, ap->fd, true, true, VNET_QUEUE_MAX_FRAME, env->pool) != 0) {
-        snprintf(err, errlen, "the buffer pool's mbufs are too small for this MTU");
-        close(ap->fd);
-        rc = EINVAL;
-        goto fail;
-    }
+    vnet_queue_init(&ap->tx, ap->tx.fd, true, true, VNET_QUEUE_MAX_FRAME, ap->pool);
     *out = &ap->up;
     return 0;
 
@@ -137,19 +199,99 @@ static void afpacket_close(struct port *port)
 {
     struct afpacket_port *ap = afpacket_port_cast(port);
 
-    vnet_queue_fini(&ap->queue);
-    close(ap->fd); /* leaving promiscuous mode with it */
+    close_queues(ap, 0);
+    close(ap->tx.fd);
     rte_free(ap);
 }
 
-static uint16_t afpacket_rx_burst(struct port *port, struct rte_mbuf **pkts, uint16_t n)
+static int afpacket_set_queues(struct port *port, uint16_t n, char *err, size_t errlen)
 {
-    return vnet_queue_rx(&afpacket_port_cast(port)->queue, port, pkts, n);
+    struct afpacket_port *ap = afpacket_port_cast(port);
+
+    if (n < ap->n_queues) {
+        close_queues(ap, n);
+        return 0;
+    }
+    return open_queues(ap, n, err, errlen);
 }
 
-static uint16_t afpacket_tx_burst(struct port *port, struct rte_mbuf **pkts, uint16_t n)
+/* The BPF program of MAC steering: destination MAC -> queue for the listed MACs, and a hash of
+ * the destination MAC's low four bytes for the rest (the kernel takes it modulo the group's
+ * size). Returns the program length. */
+static unsigned mac_program(struct sock_filter *prog, const uint64_t *macs, const uint16_t *queues,
+                            size_t n)
 {
-    return vnet_queue_tx(&afpacket_port_cast(port)->queue, port, pkts, n);
+    unsigned len = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        /* dst MAC bytes 2-5, then 0-1: a mismatch jumps to the next MAC's first instruction */
+        prog[len++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 2);
+        prog[len++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+                                                   (uint32_t)macs[i], 0, 3);
+        prog[len++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 0);
+        prog[len++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+                                                   (uint32_t)(macs[i] >> 32), 0, 1);
+        prog[len++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, queues[i]);
+    }
+    prog[len++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 2);
+    prog[len++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_A, 0);
+    return len;
+}
+
+static int afpacket_set_steering(struct port *port, enum port_steering mode, const uint64_t *macs,
+                                 const uint16_t *queues, size_t n, char *err, size_t errlen)
+{
+    static struct sock_filter prog[5 * AFPACKET_MAX_STEERED_MACS + 2]; /* control thread only */
+    struct afpacket_port *ap = afpacket_port_cast(port);
+
+    if (mode != port->steering) {
+        /* a fanout group keeps the mode it was made with: the sockets are made again, in a
+         * new group (frames the old sockets still held are lost with them, as on a link
+         * flap) */
+        uint16_t n_queues = ap->n_queues;
+        int rc;
+
+        close_queues(ap, 0);
+        port->steering = mode;
+        ap->fanout_id = new_fanout_id();
+        if ((rc = open_queues(ap, n_queues, err, errlen)) != 0)
+            return rc;
+    }
+    if (mode == PORT_STEER_MAC) {
+        struct sock_fprog fprog = {
+            .len = (unsigned short)mac_program(prog, macs, queues,
+                                               RTE_MIN(n, (size_t)AFPACKET_MAX_STEERED_MACS)),
+            .filter = prog,
+        };
+        if (n > AFPACKET_MAX_STEERED_MACS)
+            LOG_WARN("port %s: %zu MACs to steer, %d fit: the rest go by hash", port->name, n,
+                     AFPACKET_MAX_STEERED_MACS);
+        if (setsockopt(ap->queues[0].fd, SOL_PACKET, PACKET_FANOUT_DATA, &fprog, sizeof fprog) <
+            0) {
+            snprintf(err, errlen, "cannot load the steering program on %s: %s", ap->ifname,
+                     strerror(errno));
+            return EINVAL;
+        }
+    }
+    return 0;
+}
+
+static uint16_t afpacket_rx_burst(struct port *port, uint16_t queue, const struct port_io *io,
+                                  struct rte_mbuf **pkts, uint16_t n)
+{
+    return vnet_queue_rx(&afpacket_port_cast(port)->queues[queue], io, pkts, n);
+}
+
+static int afpacket_rx_wait(struct port *port, uint16_t queue, bool arm)
+{
+    return arm ? afpacket_port_cast(port)->queues[queue].fd : 0;
+}
+
+static uint16_t afpacket_tx_burst(struct port *port, const struct port_io *io,
+                                  struct rte_mbuf **pkts, uint16_t n)
+{
+    /* the kernel picks the NIC queue */
+    return vnet_queue_tx(&afpacket_port_cast(port)->tx, io, pkts, n);
 }
 
 static bool afpacket_link_up(const struct port *port)
@@ -172,8 +314,14 @@ static void afpacket_describe(struct port *port, json_t *out)
     json_object_set_new(out, "iface", json_string(ap->ifname));
     /* Frames that never reached hashi because its socket buffer was full: they are outside
      * the port's counters, so they are shown here. Reading the kernel's count resets it. */
-    if (getsockopt(ap->fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0)
-        ap->kernel_drops += st.tp_drops;
+    for (uint16_t q = 0; q < ap->n_queues; q++) {
+        len = sizeof st;
+        if (getsockopt(ap->queues[q].fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0)
+            ap->kernel_drops += st.tp_drops;
+    }
+    json_object_set_new(out, "queues", json_integer(ap->n_queues));
+    json_object_set_new(out, "steering",
+                        json_string(port->steering == PORT_STEER_MAC ? "mac" : "rss"));
     json_object_set_new(out, "kernel_drops", json_integer((json_int_t)ap->kernel_drops));
 }
 
@@ -183,6 +331,9 @@ const struct port_class afpacket_port_class = {
     .close = afpacket_close,
     .rx_burst = afpacket_rx_burst,
     .tx_burst = afpacket_tx_burst,
+    .rx_wait = afpacket_rx_wait,
+    .set_queues = afpacket_set_queues,
+    .set_steering = afpacket_set_steering,
     .link_up = afpacket_link_up,
     .offloads = afpacket_offloads,
     .coalesce_limits = vnet_queue_coalesce_limits,

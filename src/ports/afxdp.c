@@ -5,6 +5,10 @@
  * a plain Ethernet frame in one buffer (DPDK 22.11 has no AF_XDP multi-buffer), so the MTU is
  * bounded by one mbuf and TSO frames are segmented in software on the way out.
  *
+ * One queue each way: the ethdev's one transmit queue is shared by every worker under a
+ * spinlock, the one lock on hashi's fast path (an interface with more channels could give each
+ * worker its own; a veth has one).
+ *
  * The switch reaches the device only through this port class; the ethdev is created when the
  * port opens (rte_vdev_init) and removed when it closes.
  *
@@ -22,6 +26,7 @@
 #include <rte_ethdev.h>
 #include <rte_errno.h>
 #include <rte_malloc.h>
+#include <rte_spinlock.h>
 
 #include "ports/port.h"
 #include "util/util.h"
@@ -36,6 +41,7 @@ struct afxdp_port {
     char vdev[RTE_DEV_NAME_MAX_LEN];
     uint16_t eth_port;
     struct rte_mempool *pool;
+    rte_spinlock_t tx_lock;
 };
 
 const struct port_class afxdp_port_class;
@@ -115,6 +121,7 @@ static int afxdp_open(const struct port_config *cfg, const struct port_env *env,
     }
     port_init(&xp->up, &afxdp_port_class, cfg);
     strcpy(xp->ifname, cfg->ifname);
+    rte_spinlock_init(&xp->tx_lock);
     if (if_nametoindex(xp->ifname) == 0) {
         snprintf(err, errlen, "interface %s does not exist; create it or fix iface", xp->ifname);
         rte_free(xp);
@@ -163,13 +170,17 @@ static void afxdp_close(struct port *port)
     rte_free(xp);
 }
 
-static uint16_t afxdp_rx_burst(struct port *port, struct rte_mbuf **pkts, uint16_t n)
+static uint16_t afxdp_rx_burst(struct port *port, uint16_t queue, const struct port_io *io,
+                               struct rte_mbuf **pkts, uint16_t n)
 {
-    return rte_eth_rx_burst(afxdp_port_cast(port)->eth_port, 0, pkts, n);
+    (void)io; /* frames arrive in the port's own pool, counted by the switch */
+    return rte_eth_rx_burst(afxdp_port_cast(port)->eth_port, queue, pkts, n);
 }
 
-static uint16_t afxdp_tx_burst(struct port *port, struct rte_mbuf **pkts, uint16_t n)
+static uint16_t afxdp_tx_burst(struct port *port, const struct port_io *io,
+                               struct rte_mbuf **pkts, uint16_t n)
 {
+    struct afxdp_port *xp = afxdp_port_cast(port);
     uint16_t whole = 0, sent;
 
     /* net_af_xdp 22.11 copies pkt_len bytes from the first segment only: a chained frame
@@ -178,13 +189,15 @@ static uint16_t afxdp_tx_burst(struct port *port, struct rte_mbuf **pkts, uint16
         if (likely(pkts[i]->nb_segs == 1)) {
             pkts[whole++] = pkts[i];
         } else {
-            port->stats.drops[PORT_DROP_TX_BAD_OFFLOAD]++;
+            io->stats->drops[PORT_DROP_TX_BAD_OFFLOAD]++;
             rte_pktmbuf_free(pkts[i]);
         }
     }
-    sent = rte_eth_tx_burst(afxdp_port_cast(port)->eth_port, 0, pkts, whole);
+    rte_spinlock_lock(&xp->tx_lock);
+    sent = rte_eth_tx_burst(xp->eth_port, 0, pkts, whole);
+    rte_spinlock_unlock(&xp->tx_lock);
     rte_pktmbuf_free_bulk(pkts + sent, whole - sent);
-    port->stats.drops[PORT_DROP_TX_RING_FULL] += whole - sent;
+    io->stats->drops[PORT_DROP_TX_RING_FULL] += whole - sent;
     return sent;
 }
 

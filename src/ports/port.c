@@ -22,4 +22,6 @@ void port_init(struct port *port, const struct port_class *class, const struct p
     else if (!cfg->offload)
         port->rsc_refusal = "it was added with offload off (delete it and add it with offload on)";
     port->rsc = !port->rsc_refusal && config_port_rsc(cfg);
+    port->n_rxq = 1;
+    port->steering = cfg->steer_mac ? PORT_STEER_MAC : PORT_STEER_RSS;
 }

@@ -6,9 +6,11 @@
  * Each port type embeds `struct port` as its first member `up` and gets back to its own
  * structure with container_of().
  *
- * Threads: open/close/describe run on the control (main) thread; rx_burst/tx_burst/link_up/
- * offloads run on the worker that owns the port. Fields of `struct port` below the line
- * "worker-owned" are written by the worker only; other threads read them through worker_call().
+ * Threads: open/close/describe/set_queues/set_steering run on the control (main) thread.
+ * rx_burst, rx_wait and tx_burst run on workers: each receive queue is polled by exactly one
+ * worker at a time, while every worker may transmit on the port at once, so tx_burst keeps no
+ * state of its own between calls that two workers could share (each worker passes its own
+ * counters in `struct port_io`). A port never counts into `struct port` itself.
  */
 #ifndef HASHI_PORT_H
 #define HASHI_PORT_H
@@ -26,6 +28,8 @@
 #define PORT_BURST     32 /* packets per rx poll */
 #define PORT_TX_BUFFER 64 /* packets buffered per egress port before a forced flush */
 #define PORT_ERR_SIZE  CONFIG_ERR_SIZE
+#define PORT_WAIT_NAP  (-1) /* rx_wait: the queue cannot signal */
+#define PORT_WAIT_NONE (-2) /* rx_wait: the queue is not in use */
 
 /* Why a frame was dropped: each reason is a counter of the port where it happened, a name in
  * `hashictl stats` and a JSON key. RX_* are counted on the ingress port, TX_* on the egress
@@ -65,6 +69,8 @@ extern const char *const port_drop_names[PORT_DROP_N];
 #define PORT_OL_TSO4 (1u << 1) /* TCP/IPv4 frames larger than the MTU (GUEST_TSO4) */
 #define PORT_OL_TSO6 (1u << 2) /* TCP/IPv6 (GUEST_TSO6) */
 
+/* Counters of one port. Each worker keeps its own copy per port (no shared cache line on the
+ * fast path); hashictl shows their sum. */
 struct port_stats {
     uint64_t rx_packets, rx_bytes;
     uint64_t tx_packets, tx_bytes;
@@ -79,11 +85,28 @@ struct port;
 
 /* What a port may ask of the rest of hashi. */
 struct port_env {
-    struct rte_mempool *pool; /* buffers for received frames */
-    /* Returns once the worker has finished any rx/tx call it was in: after `sync`, state the
-     * port changed beforehand is seen by every later fast-path call. */
+    struct rte_mempool *pool; /* buffers for frames received outside a worker's call */
+    /* Returns once every worker has finished any rx/tx call it was in, and has woken up if it
+     * slept: after `sync`, state the port changed beforehand is seen by every later fast-path
+     * call, and a worker sleeping on the port's old notification descriptors looks again. */
     void (*sync)(void *ctx);
+    /* Wakes every sleeping worker without waiting for it, so that it looks at its queues
+     * again: for callers that must not block on a worker (rte_vhost calls back holding its
+     * queues' locks, which a waking worker may take). */
+    void (*wake)(void *ctx);
     void *sync_ctx;
+};
+
+/* What the calling worker lends a port for one rx or tx call. */
+struct port_io {
+    struct port_stats *stats; /* the worker's own counters of this port */
+    struct rte_mempool *pool; /* buffers on the worker's NUMA node, for received frames */
+};
+
+/* How frames entering a multi-queue uplink are split over its receive queues. */
+enum port_steering {
+    PORT_STEER_RSS, /* by a symmetric hash of the flow: both directions of a flow, one queue */
+    PORT_STEER_MAC, /* by destination MAC: each VM's traffic on the queue its worker serves */
 };
 
 struct port_class {
@@ -98,13 +121,39 @@ struct port_class {
      * thread. */
     void (*close)(struct port *port);
 
-    /* Receives up to n frames into pkts; returns how many. The caller owns them. Worker. */
-    uint16_t (*rx_burst)(struct port *port, struct rte_mbuf **pkts, uint16_t n);
+    /* Receives up to n frames from receive queue `queue` (< port->n_rxq) into pkts; returns
+     * how many. The caller owns them. Frames dropped before they reach the switch are counted
+     * in io->stats (rx_packets and the reason). The worker that owns the queue. */
+    uint16_t (*rx_burst)(struct port *port, uint16_t queue, const struct port_io *io,
+                         struct rte_mbuf **pkts, uint16_t n);
 
     /* Sends n frames. The port owns all n afterwards, sent or not, and frees what it could not
      * send. Returns how many were delivered to the peer; each frame not delivered is counted in
-     * port->stats.drops under its reason (ring_full when the peer had no room). Worker. */
-    uint16_t (*tx_burst)(struct port *port, struct rte_mbuf **pkts, uint16_t n);
+     * io->stats->drops under its reason (ring_full when the peer had no room). A port with
+     * several queues toward its peer picks one per frame by flow hash, so a flow keeps its
+     * order and flows spread over the peer's CPUs. Any worker, several at once. */
+    uint16_t (*tx_burst)(struct port *port, const struct port_io *io, struct rte_mbuf **pkts,
+                         uint16_t n);
+
+    /* Adaptive polling. arm: ask the peer to signal new frames on `queue` and return a
+     * descriptor that poll() sees readable when it does; PORT_WAIT_NONE when the queue is not
+     * in use (no peer, or a queue the guest did not enable: the change that brings it calls
+     * env.wake); PORT_WAIT_NAP when it cannot signal (the worker then
+     * naps briefly instead of sleeping). !arm: back to polling, with whatever the signal left
+     * readable consumed; returns 0. NULL: the port cannot signal. The worker that owns the
+     * queue. */
+    int (*rx_wait)(struct port *port, uint16_t queue, bool arm);
+
+    /* Changes the number of receive queues to n (1..CONFIG_QUEUES_MAX) while no worker polls
+     * them. Returns 0, or a positive errno with a message. NULL: fixed. Control thread. */
+    int (*set_queues)(struct port *port, uint16_t n, char *err, size_t errlen);
+
+    /* Chooses how a multi-queue uplink splits received traffic over its queues; `mac_queue`
+     * maps a destination MAC (as a 48-bit number) to a queue for PORT_STEER_MAC, for the n
+     * MACs given. Returns 0, or a positive errno with a message. NULL: the peer decides
+     * (a guest, the kernel's TAP). Control thread. */
+    int (*set_steering)(struct port *port, enum port_steering mode, const uint64_t *macs,
+                        const uint16_t *queues, size_t n, char *err, size_t errlen);
 
     /* True while a peer is connected and ready to receive. Worker or any thread. */
     bool (*link_up)(const struct port *port);
@@ -131,13 +180,10 @@ struct port {
     uint32_t mtu;
     uint32_t max_frame;      /* mtu + Ethernet header + one VLAN tag, bytes */
     const char *rsc_refusal; /* why the port cannot carry coalesced frames; NULL: it can */
-    bool rsc;                /* coalesce TCP segments for this port's peer (worker-read; changed
-                                through worker_call) */
-
-    /* --- worker-owned --- */
-    struct port_stats stats;
-    uint16_t tx_count;
-    struct rte_mbuf *tx_pkts[PORT_TX_BUFFER];
+    bool rsc;                /* coalesce TCP segments for this port's peer: the setting, which
+                                each worker copies (control thread) */
+    uint16_t n_rxq;          /* receive queues; changed only while no worker polls the port */
+    enum port_steering steering;
 };
 
 /* The port class for a configured type; NULL if hashi has none. */

@@ -4,11 +4,19 @@
  * in client mode it connects to the frontend's socket and rte_vhost reconnects every second
  * while the frontend is away, so a restarted QEMU or hashi finds its peer again unaided.
  *
+ * Multiqueue (VIRTIO_NET_F_MQ): the port has `queues` queue pairs, and the guest enables as many
+ * as it uses. Each guest transmit queue is a receive queue of the port, polled by one worker.
+ * Toward the guest, each frame goes to the enabled receive queue its flow hashes to, so a flow
+ * stays on one guest vCPU and flows spread over all of them. Two workers may then send to one
+ * guest queue at once; rte_vhost serialises that with the queue's own lock, the one place
+ * where workers can meet on a vhost port.
+ *
  * rte_vhost calls new_device/destroy_device on its own thread. The worker reads the device id
  * with one atomic load per burst; destroy_device clears it and then waits (port_env.sync) for
  * the worker to leave any rx/tx call it may be in, after which rte_vhost may unmap guest memory.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -17,21 +25,23 @@
 #include <rte_malloc.h>
 #include <rte_vhost.h>
 
+#include "offload/flow_hash.h"
 #include "ports/port.h"
 #include "util/util.h"
 
-#define VHOST_RXQ         0  /* guest's receive queue: hashi enqueues */
-#define VHOST_TXQ         1  /* guest's transmit queue: hashi dequeues */
+/* Queue pair q is vring 2q (the guest receives: hashi enqueues) and 2q + 1 (the guest
+ * transmits: hashi dequeues). */
+#define VHOST_GUEST_RX(q) (2u * (q))
+#define VHOST_GUEST_TX(q) (2u * (q) + 1)
 #define VHOST_ENQUEUE_MAX 32 /* rte_vhost_enqueue_burst silently takes no more (MAX_PKT_BURST) */
 
 /* Features hashi does not handle, withdrawn from rte_vhost's defaults. HOST_TSO4/6 stay: the
  * switch segments TSO frames in software for receivers that cannot take them. The legacy GSO
- * bit would permit any GSO type, ECN and UFO frames hashi cannot segment, and MQ would bring
- * queues no worker polls. */
+ * bit would permit any GSO type, ECN and UFO frames hashi cannot segment. */
 #define VHOST_UNHANDLED_FEATURES                                                                   \
     ((1ull << VIRTIO_NET_F_GSO) | (1ull << VIRTIO_NET_F_HOST_ECN) |                                \
      (1ull << VIRTIO_NET_F_HOST_UFO) | (1ull << VIRTIO_NET_F_GUEST_UFO) |                          \
-     (1ull << VIRTIO_NET_F_GUEST_ECN) | (1ull << VIRTIO_NET_F_MQ))
+     (1ull << VIRTIO_NET_F_GUEST_ECN))
 
 struct vhost_port {
     struct port up;
@@ -42,6 +52,8 @@ struct vhost_port {
     atomic_uint offloads;  /* PORT_OL_* from the negotiated features */
     uint64_t features;     /* negotiated, for display; control threads only */
     uint16_t frontend_mtu; /* what the frontend announced, 0 if none */
+    uint16_t queue_pairs;  /* configured: the most the guest may use */
+    atomic_uint enabled;   /* bit per vring the guest enabled */
 
     bool mrg_rxbuf; /* a frame may span several posted buffers: written before vid is
                        published, read by the worker after it loads vid */
@@ -102,6 +114,14 @@ static int vhost_new_device(int vid)
     rte_vhost_get_negotiated_features(vid, &features);
     if (rte_vhost_get_mtu(vid, &mtu) < 0)
         mtu = 0;
+    if (rte_vhost_get_vring_num(vid) > 2u * vp->queue_pairs) {
+        LOG_ERR("port %s: the guest has %u queue pairs, the port %u; add the port with "
+                "queues = %u (at most %d) or give the guest fewer",
+                vp->up.name, rte_vhost_get_vring_num(vid) / 2, vp->queue_pairs,
+                rte_vhost_get_vring_num(vid) / 2, CONFIG_QUEUES_MAX);
+        pthread_mutex_unlock(&registry_lock);
+        return -1;
+    }
     /* hashi polls: ask the guest not to kick on every transmit */
     for (uint16_t q = 0; q < rte_vhost_get_vring_num(vid); q++)
         rte_vhost_enable_guest_notification(vid, q, 0);
@@ -110,8 +130,11 @@ static int vhost_new_device(int vid)
     vp->mrg_rxbuf = features & (1ull << VIRTIO_NET_F_MRG_RXBUF);
     atomic_store(&vp->offloads, offloads_from_features(features));
     atomic_store_explicit(&vp->vid, vid, memory_order_release);
-    LOG_INFO("port %s: frontend ready on %s (features 0x%llx)", vp->up.name, vp->path,
-             (unsigned long long)features);
+    LOG_INFO("port %s: frontend ready on %s (features 0x%llx, %u queue pair%s)", vp->up.name,
+             vp->path, (unsigned long long)features, rte_vhost_get_vring_num(vid) / 2,
+             rte_vhost_get_vring_num(vid) / 2 == 1 ? "" : "s");
+    /* sleeping workers look again: their queues can signal now */
+    vp->env.wake(vp->env.sync_ctx);
     pthread_mutex_unlock(&registry_lock);
     return 0;
 }
@@ -125,15 +148,40 @@ static void vhost_destroy_device(int vid)
     if (vp && atomic_load(&vp->vid) == vid) {
         atomic_store(&vp->vid, -1);
         atomic_store(&vp->offloads, 0);
+        atomic_store(&vp->enabled, 0); /* a new connection enables its own queues */
         vp->env.sync(vp->env.sync_ctx);
         LOG_INFO("port %s: frontend gone", vp->up.name);
     }
     pthread_mutex_unlock(&registry_lock);
 }
 
+/* The guest enables the queue pairs it uses (all of them, or as many as it has vCPUs) and may
+ * change that while it runs (ethtool -L). */
+static int vhost_vring_state_changed(int vid, uint16_t vring, int enable)
+{
+    struct vhost_port *vp;
+
+    if (vring >= 32)
+        return 0;
+    pthread_mutex_lock(&registry_lock);
+    vp = registry_find_vid(vid);
+    if (vp) {
+        if (enable)
+            atomic_fetch_or(&vp->enabled, 1u << vring);
+        else
+            atomic_fetch_and(&vp->enabled, ~(1u << vring));
+        /* a worker asleep with a queue it thought unused looks again (rte_vhost holds the
+         * queues' locks here: waiting for a worker that takes one would never end) */
+        vp->env.wake(vp->env.sync_ctx);
+    }
+    pthread_mutex_unlock(&registry_lock);
+    return 0;
+}
+
 static const struct rte_vhost_device_ops vhost_ops = {
     .new_device = vhost_new_device,
     .destroy_device = vhost_destroy_device,
+    .vring_state_changed = vhost_vring_state_changed,
 };
 
 /* A server socket left behind by a crashed process is removed; a live one is not. */
@@ -202,8 +250,11 @@ static int vhost_open(const struct port_config *cfg, const struct port_env *env,
     strcpy(vp->path, cfg->path);
     vp->client = cfg->client;
     vp->env = *env;
+    vp->queue_pairs = (uint16_t)cfg->queues;
+    vp->up.n_rxq = vp->queue_pairs;
     atomic_init(&vp->vid, -1);
     atomic_init(&vp->offloads, 0);
+    atomic_init(&vp->enabled, 0);
 
     if ((rc = registry_add(vp, err, errlen)) != 0)
         goto fail;
@@ -250,34 +301,90 @@ static void vhost_close(struct port *port)
     rte_free(vp);
 }
 
-static uint16_t vhost_rx_burst(struct port *port, struct rte_mbuf **pkts, uint16_t n)
+static uint16_t vhost_rx_burst(struct port *port, uint16_t queue, const struct port_io *io,
+                               struct rte_mbuf **pkts, uint16_t n)
 {
     struct vhost_port *vp = vhost_port_cast(port);
     int vid = atomic_load_explicit(&vp->vid, memory_order_acquire);
 
-    if (vid < 0)
+    if (vid < 0 || !(atomic_load_explicit(&vp->enabled, memory_order_relaxed) &
+                     1u << VHOST_GUEST_TX(queue)))
         return 0;
-    return rte_vhost_dequeue_burst(vid, VHOST_TXQ, vp->env.pool, pkts, n);
+    return rte_vhost_dequeue_burst(vid, (uint16_t)VHOST_GUEST_TX(queue), io->pool, pkts, n);
 }
 
-static uint16_t vhost_tx_burst(struct port *port, struct rte_mbuf **pkts, uint16_t n)
+/* Enqueues n frames on one guest receive queue. rte_vhost copies into guest buffers and leaves
+ * the mbufs to the caller; it takes at most VHOST_ENQUEUE_MAX frames a call, so a longer burst
+ * goes in chunks until the ring fills. Returns how many the guest took. */
+static uint16_t enqueue(int vid, uint16_t vring, struct rte_mbuf **pkts, uint16_t n)
 {
-    struct vhost_port *vp = vhost_port_cast(port);
-    int vid = atomic_load_explicit(&vp->vid, memory_order_acquire);
     uint16_t sent = 0;
 
-    /* rte_vhost copies into guest buffers and leaves the mbufs to us. It takes at most
-     * VHOST_ENQUEUE_MAX frames a call, so a longer burst goes in chunks until the ring fills. */
-    while (vid >= 0 && sent < n) {
+    while (sent < n) {
         uint16_t chunk = RTE_MIN((uint16_t)(n - sent), VHOST_ENQUEUE_MAX);
-        uint16_t done = rte_vhost_enqueue_burst(vid, VHOST_RXQ, pkts + sent, chunk);
+        uint16_t done = rte_vhost_enqueue_burst(vid, vring, pkts + sent, chunk);
         sent += done;
         if (done < chunk)
             break;
     }
-    rte_pktmbuf_free_bulk(pkts, n);
-    port->stats.drops[PORT_DROP_TX_RING_FULL] += n - sent;
     return sent;
+}
+
+static uint16_t vhost_tx_burst(struct port *port, const struct port_io *io, struct rte_mbuf **pkts,
+                               uint16_t n)
+{
+    struct vhost_port *vp = vhost_port_cast(port);
+    int vid = atomic_load_explicit(&vp->vid, memory_order_acquire);
+    unsigned enabled = atomic_load_explicit(&vp->enabled, memory_order_relaxed);
+    uint16_t rxq[CONFIG_QUEUES_MAX], n_rxq = 0, sent = 0;
+
+    for (uint16_t q = 0; q < vp->queue_pairs; q++)
+        if (enabled & 1u << VHOST_GUEST_RX(q))
+            rxq[n_rxq++] = (uint16_t)VHOST_GUEST_RX(q);
+    if (vid >= 0 && n_rxq == 1) {
+        sent = enqueue(vid, rxq[0], pkts, n);
+    } else if (vid >= 0 && n_rxq > 1) {
+        /* each queue's frames in their order; what one full queue refuses is lost alone */
+        struct rte_mbuf *by_queue[CONFIG_QUEUES_MAX][PORT_TX_BUFFER];
+        uint16_t count[CONFIG_QUEUES_MAX] = {0};
+
+        for (uint16_t i = 0; i < n; i++) {
+            uint16_t q = flow_hash_queue(flow_hash(pkts[i]), n_rxq);
+            by_queue[q][count[q]++] = pkts[i];
+        }
+        for (uint16_t q = 0; q < n_rxq; q++)
+            if (count[q])
+                sent += enqueue(vid, rxq[q], by_queue[q], count[q]);
+    }
+    rte_pktmbuf_free_bulk(pkts, n);
+    io->stats->drops[PORT_DROP_TX_RING_FULL] += n - sent;
+    return sent;
+}
+
+/* Adaptive polling: the guest kicks the queue's eventfd when it adds frames, once asked to.
+ * (While hashi polls it asks the guest not to: a kick per transmit costs the guest a VM
+ * exit.) */
+static int vhost_rx_wait(struct port *port, uint16_t queue, bool arm)
+{
+    struct vhost_port *vp = vhost_port_cast(port);
+    int vid = atomic_load_explicit(&vp->vid, memory_order_acquire);
+    uint16_t vring = (uint16_t)VHOST_GUEST_TX(queue);
+    struct rte_vhost_vring vr;
+
+    if (vid < 0 || !(atomic_load_explicit(&vp->enabled, memory_order_relaxed) & 1u << vring))
+        return arm ? PORT_WAIT_NONE : 0;
+    rte_vhost_enable_guest_notification(vid, vring, arm);
+    if (rte_vhost_get_vhost_vring(vid, vring, &vr) != 0 || vr.kickfd < 0)
+        return arm ? PORT_WAIT_NAP : 0;
+    if (arm)
+        return vr.kickfd;
+    /* consume a kick, so that the descriptor does not stay readable; the descriptor belongs
+     * to the frontend's eventfd and may block, hence the check first */
+    struct pollfd pfd = {.fd = vr.kickfd, .events = POLLIN};
+    uint64_t kicks;
+    if (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN))
+        (void)!read(vr.kickfd, &kicks, sizeof kicks);
+    return 0;
 }
 
 static bool vhost_link_up(const struct port *port)
@@ -323,6 +430,7 @@ static void vhost_describe(struct port *port, json_t *out)
         {VIRTIO_NET_F_MTU, "mtu"},
         {VIRTIO_NET_F_HOST_TSO4, "host_tso4"},
         {VIRTIO_NET_F_HOST_TSO6, "host_tso6"},
+        {VIRTIO_NET_F_MQ, "mq"},
     };
     const struct vhost_port *vp = vhost_port_cast(port);
     json_t *features = json_array();
@@ -335,6 +443,11 @@ static void vhost_describe(struct port *port, json_t *out)
         if (vp->features & (1ull << shown[i].bit))
             json_array_append_new(features, json_string(shown[i].name));
     json_object_set_new(out, "frontend_mtu", json_integer(up ? vp->frontend_mtu : 0));
+    json_object_set_new(out, "queues", json_integer(vp->queue_pairs));
+    json_object_set_new(out, "queues_enabled",
+                        json_integer(up ? __builtin_popcount(atomic_load(&vp->enabled) &
+                                                             0x55555555u)
+                                        : 0));
     pthread_mutex_unlock(&registry_lock);
     json_object_set_new(out, "path", json_string(vp->path));
     json_object_set_new(out, "mode", json_string(vp->client ? "client" : "server"));
@@ -347,6 +460,7 @@ const struct port_class vhost_port_class = {
     .close = vhost_close,
     .rx_burst = vhost_rx_burst,
     .tx_burst = vhost_tx_burst,
+    .rx_wait = vhost_rx_wait,
     .link_up = vhost_link_up,
     .coalesce_limits = vhost_coalesce_limits,
     .offloads = vhost_offloads,

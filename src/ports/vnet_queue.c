@@ -25,7 +25,6 @@ int vnet_queue_init(struct vnet_queue *q, int fd, bool vnet_hdr, bool is_socket,
     q->vnet_hdr = vnet_hdr;
     q->is_socket = is_socket;
     q->segs_per_frame = (uint16_t)segs;
-    q->pool = pool;
     return 0;
 }
 
@@ -35,13 +34,13 @@ void vnet_queue_fini(struct vnet_queue *q)
     q->n_spare = 0;
 }
 
-static int refill(struct vnet_queue *q)
+static int refill(struct vnet_queue *q, struct rte_mempool *pool)
 {
     uint16_t want = q->segs_per_frame - q->n_spare;
 
     if (want == 0)
         return 0;
-    if (rte_pktmbuf_alloc_bulk(q->pool, q->spare + q->n_spare, want) != 0)
+    if (rte_pktmbuf_alloc_bulk(pool, q->spare + q->n_spare, want) != 0)
         return -1;
     q->n_spare += want;
     return 0;
@@ -124,23 +123,25 @@ static int restore_vlan(struct rte_mbuf *m, uint32_t vlan, struct virtio_net_hdr
     return 0;
 }
 
-static void rx_drop(struct port *port, enum port_drop reason, struct rte_mbuf *m)
+static void rx_drop(struct port_stats *st, enum port_drop reason, struct rte_mbuf *m)
 {
-    port->stats.rx_packets++;
-    port->stats.rx_bytes += rte_pktmbuf_pkt_len(m);
-    port->stats.drops[reason]++;
+    st->rx_packets++;
+    st->rx_bytes += rte_pktmbuf_pkt_len(m);
+    st->drops[reason]++;
     rte_pktmbuf_free(m);
 }
 
-uint16_t vnet_queue_rx(struct vnet_queue *q, struct port *port, struct rte_mbuf **pkts, uint16_t n)
+uint16_t vnet_queue_rx(struct vnet_queue *q, const struct port_io *io, struct rte_mbuf **pkts,
+                       uint16_t n)
 {
+    struct port_stats *st = io->stats;
     struct iovec iov[VNET_QUEUE_MAX_SEGS + 1];
     struct virtio_net_hdr hdr;
     uint16_t got = 0;
 
     /* reads are bounded, not only frames: a read that fails over and over must not hold the
      * worker */
-    for (uint16_t reads = 0; got < n && reads < 2 * n && refill(q) == 0; reads++) {
+    for (uint16_t reads = 0; got < n && reads < 2 * n && refill(q, io->pool) == 0; reads++) {
         uint32_t hdr_len = q->vnet_hdr ? sizeof hdr : 0, room = 0;
         int n_iov = 0;
         uint32_t vlan;
@@ -158,8 +159,8 @@ uint16_t vnet_queue_rx(struct vnet_queue *q, struct port *port, struct rte_mbuf 
         if (r < 0 && errno == EINVAL) {
             /* the kernel consumed a frame whose GSO type a virtio-net header cannot express
              * (UDP tunnels...): count it lost rather than let it vanish */
-            port->stats.rx_packets++;
-            port->stats.drops[PORT_DROP_RX_BAD_GSO]++;
+            st->rx_packets++;
+            st->drops[PORT_DROP_RX_BAD_GSO]++;
             continue;
         }
         if (r < 0)
@@ -174,18 +175,18 @@ uint16_t vnet_queue_rx(struct vnet_queue *q, struct port *port, struct rte_mbuf 
         if (len >= room) {
             struct rte_mbuf *m = take_frame(q, room);
             m->pkt_len = len; /* counted at its true length */
-            rx_drop(port, PORT_DROP_RX_TOO_BIG, m);
+            rx_drop(st, PORT_DROP_RX_TOO_BIG, m);
             continue;
         }
         /* (fresh mbufs carry no offload flags: without a header there is nothing to set) */
         struct rte_mbuf *m = take_frame(q, len);
         if (vlan && unlikely(restore_vlan(m, vlan, &hdr) < 0)) {
-            rx_drop(port, PORT_DROP_RX_BAD_FRAME, m);
+            rx_drop(st, PORT_DROP_RX_BAD_FRAME, m);
             continue;
         }
         enum vnet_verdict v = q->vnet_hdr ? vnet_hdr_to_mbuf(&hdr, m) : VNET_OK;
         if (unlikely(v != VNET_OK)) {
-            rx_drop(port, v == VNET_BAD_GSO ? PORT_DROP_RX_BAD_GSO : PORT_DROP_RX_BAD_CSUM_OFFSET,
+            rx_drop(st, v == VNET_BAD_GSO ? PORT_DROP_RX_BAD_GSO : PORT_DROP_RX_BAD_CSUM_OFFSET,
                     m);
             continue;
         }
@@ -194,8 +195,10 @@ uint16_t vnet_queue_rx(struct vnet_queue *q, struct port *port, struct rte_mbuf 
     return got;
 }
 
-uint16_t vnet_queue_tx(struct vnet_queue *q, struct port *port, struct rte_mbuf **pkts, uint16_t n)
+uint16_t vnet_queue_tx(struct vnet_queue *q, const struct port_io *io, struct rte_mbuf **pkts,
+                       uint16_t n)
 {
+    struct port_stats *st = io->stats;
     struct iovec iov[VNET_QUEUE_MAX_SEGS + 1];
     struct virtio_net_hdr hdr;
     uint16_t sent = 0, i;
@@ -205,7 +208,7 @@ uint16_t vnet_queue_tx(struct vnet_queue *q, struct port *port, struct rte_mbuf 
         int n_iov = 0;
 
         if (m->nb_segs > VNET_QUEUE_MAX_SEGS) {
-            port->stats.drops[PORT_DROP_TX_ERROR]++;
+            st->drops[PORT_DROP_TX_ERROR]++;
             continue;
         }
         if (q->vnet_hdr) {
@@ -220,12 +223,11 @@ uint16_t vnet_queue_tx(struct vnet_queue *q, struct port *port, struct rte_mbuf 
         } else if (errno == EAGAIN || errno == ENOBUFS) {
             break; /* the kernel's queue is full: the rest of the burst waits no better */
         } else {
-            port->stats
-                .drops[errno == ENETDOWN || errno == ENXIO || errno == EIO ? PORT_DROP_TX_LINK_DOWN
+            st->drops[errno == ENETDOWN || errno == ENXIO || errno == EIO ? PORT_DROP_TX_LINK_DOWN
                                                                            : PORT_DROP_TX_ERROR]++;
         }
     }
-    port->stats.drops[PORT_DROP_TX_RING_FULL] += n - i;
+    st->drops[PORT_DROP_TX_RING_FULL] += n - i;
     rte_pktmbuf_free_bulk(pkts, n);
     return sent;
 }

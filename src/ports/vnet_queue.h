@@ -30,28 +30,32 @@ struct vnet_queue {
     bool vnet_hdr;           /* frames carry a struct virtio_net_hdr */
     bool is_socket;          /* recvmsg with MSG_TRUNC tells the true length of a long frame */
     uint16_t segs_per_frame; /* mbufs a read is offered */
-    struct rte_mempool *pool;
     uint16_t n_spare;
     struct rte_mbuf *spare[VNET_QUEUE_MAX_SEGS];
 };
 
 /* Prepares q for fd (which it does not own). max_frame: the longest frame expected, which sizes
- * the read. Returns 0, or EINVAL when the pool's buffers are too small for max_frame. */
+ * the read in buffers of `pool`'s size (every pool of hashi's has the same). Returns 0, or
+ * EINVAL when the pool's buffers are too small for max_frame. */
 int vnet_queue_init(struct vnet_queue *q, int fd, bool vnet_hdr, bool is_socket, uint32_t max_frame,
                     struct rte_mempool *pool);
 
 /* Returns the spare mbufs to the pool. */
 void vnet_queue_fini(struct vnet_queue *q);
 
-/* Reads up to n frames. A frame whose header is invalid, or longer than the read could hold
- * (it offers at least one byte more than max_frame to see that), is counted on port
- * (rx_packets and the drop reason) and freed; the switch judges the rest against the MTU.
- * Returns the frames stored in pkts. */
-uint16_t vnet_queue_rx(struct vnet_queue *q, struct port *port, struct rte_mbuf **pkts, uint16_t n);
+/* Reads up to n frames into buffers from io->pool (the polling worker's NUMA node). A frame
+ * whose header is invalid, or longer than the read could hold (it offers at least one byte
+ * more than max_frame to see that), is counted in io->stats (rx_packets and the drop reason)
+ * and freed; the switch judges the rest against the MTU. Returns the frames stored in pkts.
+ * One worker at a time. */
+uint16_t vnet_queue_rx(struct vnet_queue *q, const struct port_io *io, struct rte_mbuf **pkts,
+                       uint16_t n);
 
 /* Writes n frames, headers made from their offload state; frees all n. Frames the kernel
- * refused are counted on port by reason. Returns how many were written. */
-uint16_t vnet_queue_tx(struct vnet_queue *q, struct port *port, struct rte_mbuf **pkts, uint16_t n);
+ * refused are counted in io->stats by reason. Returns how many were written. Several workers
+ * may write at once (each write is one system call). */
+uint16_t vnet_queue_tx(struct vnet_queue *q, const struct port_io *io, struct rte_mbuf **pkts,
+                       uint16_t n);
 
 /* port_class.coalesce_limits of ports made of vnet queues: the kernel takes a GSO frame of up
  * to 64 KiB written from up to VNET_QUEUE_MAX_SEGS buffers. */

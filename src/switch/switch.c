@@ -12,63 +12,76 @@
 
 static void rsc_emit(void *ctx, void *port, struct rte_mbuf *m);
 
-int sw_init(struct sw *sw, struct rte_mempool *pool)
+void sw_init(struct sw *sw, struct fdb *fdb, unsigned fdb_reader, const uint32_t *aging_s,
+             struct rte_mempool *pool)
 {
     memset(sw, 0, sizeof *sw);
+    sw->fdb = fdb;
+    sw->fdb_reader = fdb_reader;
+    sw->aging_s = aging_s;
     sw->pool = pool;
     rsc_init(&sw->rsc, rsc_emit, sw);
-    return fdb_init(&sw->fdb, SW_FDB_CAPACITY);
-}
-
-void sw_destroy(struct sw *sw)
-{
-    fdb_destroy(&sw->fdb);
 }
 
 void sw_attach(struct sw *sw, struct port *port)
 {
-    sw->ports[port->id] = port;
+    struct sw_port *sp = &sw->ports[port->id];
+
+    memset(sp, 0, sizeof *sp);
+    sp->port = port;
+    sp->io.stats = &sp->stats;
+    sp->io.pool = sw->pool;
+    sp->rsc = port->rsc;
     if (port->id >= sw->n_ports_max)
         sw->n_ports_max = port->id + 1;
 }
 
-static void port_send(struct port *port)
+void sw_set_rsc(struct sw *sw, const struct port *port, bool on)
 {
-    uint16_t n = port->tx_count;
+    /* between two bursts the coalescing table is empty: nothing is held for the port */
+    sw->ports[port->id].rsc = on;
+}
+
+static void port_send(struct sw_port *sp)
+{
+    struct port *port = sp->port;
+    uint16_t n = sp->tx_count;
     uint32_t len[PORT_TX_BUFFER];
     uint16_t sent;
 
     if (n == 0)
         return;
-    port->tx_count = 0;
+    sp->tx_count = 0;
     /* link state is checked once a burst, not per frame: a peer that left while the burst was
      * gathered loses the burst as link_down */
     if (unlikely(!port->class->link_up(port))) {
-        port->stats.drops[PORT_DROP_TX_LINK_DOWN] += n;
-        rte_pktmbuf_free_bulk(port->tx_pkts, n);
+        sp->stats.drops[PORT_DROP_TX_LINK_DOWN] += n;
+        rte_pktmbuf_free_bulk(sp->tx_pkts, n);
         return;
     }
     /* tx_burst frees the mbufs, and a peer accepts a prefix of the burst: note lengths first */
     for (uint16_t i = 0; i < n; i++)
-        len[i] = rte_pktmbuf_pkt_len(port->tx_pkts[i]);
-    sent = port->class->tx_burst(port, port->tx_pkts, n);
-    port->stats.tx_packets += sent;
+        len[i] = rte_pktmbuf_pkt_len(sp->tx_pkts[i]);
+    sent = port->class->tx_burst(port, &sp->io, sp->tx_pkts, n);
+    sp->stats.tx_packets += sent;
     for (uint16_t i = 0; i < sent; i++)
-        port->stats.tx_bytes += len[i];
+        sp->stats.tx_bytes += len[i];
 }
 
-void sw_detach(struct sw *sw, struct port *port)
+void sw_detach(struct sw *sw, struct port *port, struct port_stats *final)
 {
-    port_send(port);
-    sw->ports[port->id] = NULL;
-    while (sw->n_ports_max > 0 && !sw->ports[sw->n_ports_max - 1])
+    struct sw_port *sp = &sw->ports[port->id];
+
+    port_send(sp);
+    *final = sp->stats;
+    sp->port = NULL;
+    while (sw->n_ports_max > 0 && !sw->ports[sw->n_ports_max - 1].port)
         sw->n_ports_max--;
-    fdb_flush_port(&sw->fdb, port->id);
 }
 
-static inline void drop(struct port *port, enum port_drop reason, struct rte_mbuf *m)
+static inline void drop(struct sw_port *sp, enum port_drop reason, struct rte_mbuf *m)
 {
-    port->stats.drops[reason]++;
+    sp->stats.drops[reason]++;
     rte_pktmbuf_free(m);
 }
 
@@ -86,7 +99,7 @@ static inline uint32_t wire_frame_len(const struct rte_mbuf *m)
     return rte_pktmbuf_pkt_len(m);
 }
 
-static inline void enqueue(struct port *out, struct rte_mbuf *m)
+static inline void enqueue(struct sw_port *out, struct rte_mbuf *m)
 {
     out->tx_pkts[out->tx_count++] = m;
     if (out->tx_count == PORT_TX_BUFFER)
@@ -100,12 +113,13 @@ static void rsc_emit(void *ctx, void *port, struct rte_mbuf *m)
 }
 
 /* Offers m to the coalescing engine on its way to out. True when the engine took it. */
-static bool coalesce(struct sw *sw, uint16_t in_id, struct port *out, struct rte_mbuf *m,
+static bool coalesce(struct sw *sw, uint16_t in_id, struct sw_port *sp, struct rte_mbuf *m,
                      uint32_t offloads)
 {
+    const struct port *out = sp->port;
     struct rsc_target to = {
-        .port = out,
-        .stats = &out->stats.rsc,
+        .port = sp,
+        .stats = &sp->stats.rsc,
         .max_frame = out->max_frame,
         .max_segs = 1,
         .in_port = in_id,
@@ -117,7 +131,7 @@ static bool coalesce(struct sw *sw, uint16_t in_id, struct port *out, struct rte
         out->class->coalesce_limits(out, &to.max_frame, &to.max_segs);
     } else if (rsc_idle(&sw->rsc)) {
         /* nothing held that the frame could overtake: no need to read it */
-        out->stats.rsc.bypasses[RSC_BYPASS_RECEIVER]++;
+        sp->stats.rsc.bypasses[RSC_BYPASS_RECEIVER]++;
         return false;
     } else {
         to.tso4 = to.tso6 = false;
@@ -142,7 +156,7 @@ static inline bool fits_receiver(const struct port *out, const struct rte_mbuf *
 /* Software GSO for a receiver that cannot take this TSO frame whole. The frame is only read
  * (it may be a flooded copy shared with other ports), and the segments come out with complete
  * checksums, so they suit any receiver. */
-static void output_segmented(struct sw *sw, struct port *out, struct rte_mbuf *m)
+static void output_segmented(struct sw *sw, struct sw_port *out, struct rte_mbuf *m)
 {
     struct rte_mbuf *segs[GSO_MAX_SEGS];
     int n = gso_segment(m, sw->pool, segs, GSO_MAX_SEGS);
@@ -160,21 +174,22 @@ static void output_segmented(struct sw *sw, struct port *out, struct rte_mbuf *m
 
 /* Hands one copy of m, received on port in_id, to an egress port, or drops it there with a
  * reason. */
-static inline void output(struct sw *sw, uint16_t in_id, struct port *out, struct rte_mbuf *m)
+static inline void output(struct sw *sw, uint16_t in_id, struct sw_port *sp, struct rte_mbuf *m)
 {
+    const struct port *out = sp->port;
     uint32_t offloads;
 
     if (unlikely(wire_frame_len(m) > out->max_frame))
-        return drop(out, PORT_DROP_TX_TOO_BIG, m);
+        return drop(sp, PORT_DROP_TX_TOO_BIG, m);
     offloads = out->class->offloads(out);
     if (unlikely(is_tso(m))) {
         uint32_t tso = (m->ol_flags & RTE_MBUF_F_TX_IPV6) ? PORT_OL_TSO6 : PORT_OL_TSO4;
         if (!(offloads & tso) || !fits_receiver(out, m)) {
             /* the engine never takes a TSO frame, but lets go first what it holds of the
              * frame's flow, which must reach the port before these segments */
-            if (out->rsc)
-                (void)coalesce(sw, in_id, out, m, offloads);
-            return output_segmented(sw, out, m);
+            if (sp->rsc)
+                (void)coalesce(sw, in_id, sp, m, offloads);
+            return output_segmented(sw, sp, m);
         }
     }
     /* A flooded frame is shared by every target, and completing its checksum here changes it
@@ -186,21 +201,21 @@ static inline void output(struct sw *sw, uint16_t in_id, struct port *out, struc
         (!(offloads & PORT_OL_CSUM) ||
          (m->ol_flags & RTE_MBUF_F_TX_L4_MASK) == RTE_MBUF_F_TX_SCTP_CKSUM) &&
         csum_complete(m) < 0)
-        return drop(out, PORT_DROP_TX_BAD_OFFLOAD, m);
-    if (out->rsc && coalesce(sw, in_id, out, m, offloads))
+        return drop(sp, PORT_DROP_TX_BAD_OFFLOAD, m);
+    if (sp->rsc && coalesce(sw, in_id, sp, m, offloads))
         return;
-    enqueue(out, m);
+    enqueue(sp, m);
 }
 
-static void flood(struct sw *sw, struct port *in, struct rte_mbuf *m)
+static void flood(struct sw *sw, struct sw_port *in, struct rte_mbuf *m)
 {
-    struct port *targets[PORT_MAX];
+    struct sw_port *targets[PORT_MAX];
     uint16_t n = 0;
 
     for (uint16_t id = 0; id < sw->n_ports_max; id++) {
-        struct port *p = sw->ports[id];
-        if (p && p != in && p->bridge == in->bridge)
-            targets[n++] = p;
+        struct sw_port *sp = &sw->ports[id];
+        if (sp->port && sp != in && sp->port->bridge == in->port->bridge)
+            targets[n++] = sp;
     }
     if (n == 0)
         return drop(in, PORT_DROP_RX_NO_PORT, m);
@@ -211,7 +226,7 @@ static void flood(struct sw *sw, struct port *in, struct rte_mbuf *m)
         in->stats.flood_copies += n - 1;
     }
     for (uint16_t i = 0; i < n; i++)
-        output(sw, in->id, targets[i], m);
+        output(sw, in->port->id, targets[i], m);
 }
 
 static inline bool bad_source(const struct rte_ether_addr *src)
@@ -219,8 +234,11 @@ static inline bool bad_source(const struct rte_ether_addr *src)
     return rte_is_multicast_ether_addr(src) || rte_is_zero_ether_addr(src);
 }
 
-void sw_input(struct sw *sw, struct port *in, struct rte_mbuf **pkts, uint16_t n)
+void sw_input(struct sw *sw, uint16_t in_id, struct rte_mbuf **pkts, uint16_t n)
 {
+    struct sw_port *in = &sw->ports[in_id];
+    const struct port *in_port = in->port;
+
     for (uint16_t i = 0; i < n && i < 4; i++)
         rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
 
@@ -244,23 +262,25 @@ void sw_input(struct sw *sw, struct port *in, struct rte_mbuf **pkts, uint16_t n
             drop(in, PORT_DROP_RX_BAD_GSO, m);
             continue;
         }
-        if (unlikely(wire_frame_len(m) > in->max_frame)) {
+        if (unlikely(wire_frame_len(m) > in_port->max_frame)) {
             drop(in, PORT_DROP_RX_TOO_BIG, m);
             continue;
         }
-        fdb_learn(&sw->fdb, in->bridge, eth->src_addr.addr_bytes, in->id, sw->now);
+        fdb_learn(sw->fdb, in_port->bridge, eth->src_addr.addr_bytes, in_id, sw->now);
 
         if (unlikely(rte_is_multicast_ether_addr(&eth->dst_addr))) {
             flood(sw, in, m);
             continue;
         }
-        dst = fdb_lookup(&sw->fdb, in->bridge, eth->dst_addr.addr_bytes);
-        if (dst == FDB_PORT_NONE)
+        dst = fdb_lookup(sw->fdb, in_port->bridge, eth->dst_addr.addr_bytes);
+        /* an entry may name a port this worker has just detached (the FDB is shared, and the
+         * port's MACs go once every worker let go of it): such a frame is flooded */
+        if (dst == FDB_PORT_NONE || unlikely(!sw->ports[dst].port))
             flood(sw, in, m);
-        else if (unlikely(dst == in->id))
+        else if (unlikely(dst == in_id))
             drop(in, PORT_DROP_RX_SAME_PORT, m);
         else
-            output(sw, in->id, sw->ports[dst], m);
+            output(sw, in_id, &sw->ports[dst], m);
     }
     rsc_flush(&sw->rsc);
 }
@@ -268,12 +288,31 @@ void sw_input(struct sw *sw, struct port *in, struct rte_mbuf **pkts, uint16_t n
 void sw_flush(struct sw *sw)
 {
     for (uint16_t id = 0; id < sw->n_ports_max; id++)
-        if (sw->ports[id])
-            port_send(sw->ports[id]);
+        if (sw->ports[id].tx_count)
+            port_send(&sw->ports[id]);
 }
 
-void sw_tick(struct sw *sw)
+void sw_tick(struct sw *sw, uint32_t now, bool age)
 {
-    sw->now++;
-    fdb_age(&sw->fdb, sw->now, sw->aging_s, CONFIG_MAX_BRIDGES);
+    sw->now = now;
+    if (age)
+        fdb_age(sw->fdb, now, sw->aging_s, CONFIG_MAX_BRIDGES);
+}
+
+void port_stats_add(struct port_stats *sum, const struct port_stats *st)
+{
+    /* every field is a uint64_t counter, rsc's included */
+    const uint64_t *from = (const uint64_t *)st;
+    uint64_t *to = (uint64_t *)sum;
+
+    RTE_BUILD_BUG_ON(sizeof *st % sizeof(uint64_t) != 0);
+    for (size_t i = 0; i < sizeof *st / sizeof(uint64_t); i++)
+        to[i] += from[i];
+}
+
+void sw_stats_add(const struct sw *sw, struct port_stats *sum)
+{
+    for (uint16_t id = 0; id < sw->n_ports_max; id++)
+        if (sw->ports[id].port)
+            port_stats_add(&sum[id], &sw->ports[id].stats);
 }

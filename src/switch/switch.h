@@ -1,6 +1,9 @@
 /*
  * The L2 switch core: MAC learning, forwarding and flooding over mbuf bursts, with no I/O of
- * its own beyond handing frames to ports' tx_burst. One `struct sw` belongs to one worker.
+ * its own beyond handing frames to ports' tx_burst. One `struct sw` belongs to one worker: its
+ * view of every port (the worker's own tx buffer and counters for it) and its coalescing table.
+ * The FDB is shared by all workers (switch/fdb.h): any of them learns, all look up without a
+ * lock.
  *
  * Forwarding rules: a frame is learned by source MAC on its ingress port; a unicast
  * destination found in the FDB goes to that port only; broadcast, multicast and unknown
@@ -26,6 +29,7 @@
 #ifndef HASHI_SWITCH_H
 #define HASHI_SWITCH_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <rte_mbuf.h>
@@ -35,36 +39,59 @@
 #include "ports/port.h"
 #include "switch/fdb.h"
 
-#define SW_FDB_CAPACITY 16384
+
+/* One worker's side of one port. */
+struct sw_port {
+    struct port *port; /* NULL: free slot */
+    struct port_io io; /* this worker's counters for the port, and its buffers */
+    bool rsc;          /* this worker's copy of port->rsc: it changes between two bursts */
+    struct port_stats stats;
+    uint16_t tx_count;
+    struct rte_mbuf *tx_pkts[PORT_TX_BUFFER];
+};
 
 struct sw {
-    struct fdb fdb;
-    struct port *ports[PORT_MAX]; /* by port id; NULL: free slot */
-    uint16_t n_ports_max;         /* highest used id + 1, bounds the polling loop */
-    uint32_t aging_s[CONFIG_MAX_BRIDGES];
-    uint32_t now;             /* seconds, advanced by sw_tick() */
-    struct rte_mempool *pool; /* segments made by software GSO */
+    struct fdb *fdb;            /* shared by every worker */
+    unsigned fdb_reader;        /* this worker's reader id in the FDB */
+    const uint32_t *aging_s;    /* per bridge, CONFIG_MAX_BRIDGES of them */
+    struct sw_port ports[PORT_MAX]; /* by port id */
+    uint16_t n_ports_max;           /* highest used id + 1, bounds the loops over ports */
+    uint32_t now;                   /* seconds, from sw_tick() */
+    struct rte_mempool *pool;       /* buffers on this worker's NUMA node */
     struct rsc_table rsc;
 };
 
-/* Returns 0 or ENOMEM. */
-int sw_init(struct sw *sw, struct rte_mempool *pool);
-void sw_destroy(struct sw *sw);
+/* Prepares a switch that learns into and looks up in the shared fdb, as reader fdb_reader.
+ * pool: buffers for received frames and software GSO. */
+void sw_init(struct sw *sw, struct fdb *fdb, unsigned fdb_reader, const uint32_t *aging_s,
+             struct rte_mempool *pool);
 
-/* Starts forwarding to and from port (its id and bridge already set). */
+/* Starts forwarding to and from port (its id and bridge already set), with zeroed counters. */
 void sw_attach(struct sw *sw, struct port *port);
 
-/* Stops forwarding to port: sends what is buffered for it and forgets its MACs. */
-void sw_detach(struct sw *sw, struct port *port);
+/* Turns coalescing toward port on or off; call between two bursts. */
+void sw_set_rsc(struct sw *sw, const struct port *port, bool on);
 
-/* Switches a burst received on `in`. Frames go to per-port tx buffers; sw_flush() sends them.
- * Takes ownership of every mbuf. Coalesced aggregates are in the tx buffers when it returns. */
-void sw_input(struct sw *sw, struct port *in, struct rte_mbuf **pkts, uint16_t n);
+/* Stops forwarding to port: sends what is buffered for it and copies its counters to *final.
+ * (The FDB is shared: forgetting the port's MACs is the caller's, once.) */
+void sw_detach(struct sw *sw, struct port *port, struct port_stats *final);
+
+/* Switches a burst received on port `in_id`. Frames go to per-port tx buffers; sw_flush()
+ * sends them. Takes ownership of every mbuf. Coalesced aggregates are in the tx buffers when
+ * it returns. */
+void sw_input(struct sw *sw, uint16_t in_id, struct rte_mbuf **pkts, uint16_t n);
 
 /* Sends every port's buffered frames. */
 void sw_flush(struct sw *sw);
 
-/* Advances the switch's clock by one second and ages the FDB; called once a second. */
-void sw_tick(struct sw *sw);
+/* Sets the switch's clock (seconds since start); with `age`, also ages the shared FDB (one
+ * worker does that). Called once a second. */
+void sw_tick(struct sw *sw, uint32_t now, bool age);
+
+/* Adds this worker's counters of every port into sum[PORT_MAX], by port id. */
+void sw_stats_add(const struct sw *sw, struct port_stats *sum);
+
+/* Adds one set of port counters into another. */
+void port_stats_add(struct port_stats *sum, const struct port_stats *st);
 
 #endif

@@ -81,7 +81,7 @@ static void test_defaults(void **state)
     config_init(&cfg);
     assert_string_equal(cfg.ctl_path, "/run/hashi/hashi.sock");
     assert_string_equal(cfg.ctl_path, CONFIG_CTL_DEFAULT);
-    assert_int_equal(cfg.core, -1);
+    assert_int_equal(cfg.n_cores, 0);
     assert_string_equal(cfg.eal_args, CONFIG_EAL_DEFAULT);
     assert_int_equal(cfg.n_bridges, 1);
     assert_string_equal(cfg.bridges[0].name, "br0");
@@ -95,7 +95,7 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.n_bridges, 1);
     assert_string_equal(cfg.bridges[0].name, "br0");
     expect_ok("# nothing here\n\n   \n", &cfg);
-    assert_int_equal(cfg.core, -1);
+    assert_int_equal(cfg.n_cores, 0);
     assert_int_equal(cfg.n_ports, 0);
 }
 
@@ -125,7 +125,8 @@ static void test_full_config(void **state)
     (void)state;
     expect_ok(text, &cfg);
     assert_string_equal(cfg.ctl_path, "/tmp/hashi-test/ctl.sock");
-    assert_int_equal(cfg.core, 3);
+    assert_int_equal(cfg.n_cores, 1);
+    assert_int_equal(cfg.cores[0], 3);
     /* Only the first '=' separates key from value. */
     assert_string_equal(cfg.eal_args, "--no-huge -m 256 --file-prefix=t1");
 
@@ -174,7 +175,7 @@ static void test_port_defaults_in_file(void **state)
     /* Untouched [hashi] values keep their defaults. */
     assert_string_equal(cfg.ctl_path, CONFIG_CTL_DEFAULT);
     assert_string_equal(cfg.eal_args, CONFIG_EAL_DEFAULT);
-    assert_int_equal(cfg.core, -1);
+    assert_int_equal(cfg.n_cores, 0);
 }
 
 static void test_comments_and_whitespace(void **state)
@@ -196,7 +197,8 @@ static void test_comments_and_whitespace(void **state)
 
     (void)state;
     expect_ok(text, &cfg);
-    assert_int_equal(cfg.core, 2);
+    assert_int_equal(cfg.n_cores, 1);
+    assert_int_equal(cfg.cores[0], 2);
     assert_string_equal(cfg.ctl_path, "/run/h.sock");
     assert_string_equal(cfg.eal_args, "-m 64");
     assert_int_equal(cfg.n_ports, 1);
@@ -214,7 +216,8 @@ static void test_crlf_and_no_final_newline(void **state)
     (void)state;
     /* Files edited on Windows end lines with "\r\n"; the '\r' is white space. */
     expect_ok("[hashi]\r\ncore = 5\r\n[port vm1]\r\npath = /run/vm1.sock\r\nmtu = 68", &cfg);
-    assert_int_equal(cfg.core, 5);
+    assert_int_equal(cfg.n_cores, 1);
+    assert_int_equal(cfg.cores[0], 5);
     assert_string_equal(cfg.ports[0].path, "/run/vm1.sock");
     assert_int_equal(cfg.ports[0].mtu, 68);
 }
@@ -253,9 +256,11 @@ static void test_value_limits(void **state)
     assert_int_equal(find_port(&cfg, "b")->mtu, 9216);
 
     expect_ok("[hashi]\ncore = 0\n", &cfg);
-    assert_int_equal(cfg.core, 0);
+    assert_int_equal(cfg.n_cores, 1);
+    assert_int_equal(cfg.cores[0], 0);
     expect_ok("[hashi]\ncore = 1023\n", &cfg);
-    assert_int_equal(cfg.core, 1023);
+    assert_int_equal(cfg.n_cores, 1);
+    assert_int_equal(cfg.cores[0], 1023);
 
     expect_ok("[bridge br0]\naging = 1\n[bridge br1]\naging = 1000000\n", &cfg);
     assert_int_equal(cfg.bridges[0].aging_s, 1);
@@ -334,11 +339,13 @@ static void test_error_unknown_key(void **state)
 {
     (void)state;
     expect_error("[hashi]\ncore = 1\nworkers = 2\n", 3, "unknown key 'workers' in [hashi]",
-                 "use: ctl, core, eal", NULL);
+                 "use: ctl, cores (or core), poll, poll-pause-us, poll-sleep-us, rxq-assign, eal",
+                 NULL);
     expect_error("[bridge lan]\n# aging in seconds\nageing = 5\n", 3,
                  "unknown key 'ageing' in [bridge lan]", "use: aging", NULL);
     expect_error("[port vm1]\npath = /run/vm1.sock\nspeed = 2\n", 3, "unknown port key 'speed'",
-                 "use: type, path, mode, ifname (or iface), queues, offload, rsc, mtu, bridge",
+                 "use: type, path, mode, ifname (or iface), queues, steering, offload, rsc, mtu, "
+                 "bridge",
                  NULL);
     /* Keys are case sensitive. */
     expect_error("[hashi]\nCore = 1\n", 2, "unknown key 'Core'", NULL);
@@ -397,8 +404,8 @@ static void test_error_bad_port_values(void **state)
                  "add: ifname = NAME", NULL);
     expect_error("[port up]\ntype = afpacket\n", 1, "afpacket port 'up' has no interface",
                  "add: iface = NAME", NULL);
-    expect_error("[port vm1]\npath = /run/vm1.sock\nqueues = 2\n", 1,
-                 "'queues' does not apply to a vhost-user port; remove it", NULL);
+    expect_error("[port vm1]\npath = /run/vm1.sock\nsteering = mac\n", 1,
+                 "'steering' does not apply to a vhost-user port; remove it", NULL);
     expect_error("[port vm1]\ntype = tap\nifname = t\npath = /run/x.sock\n", 1,
                  "'path' does not apply to a tap port", NULL);
     expect_error("[port up]\ntype = afxdp\niface = eth0\nqueues = 2\n", 1,
@@ -584,7 +591,7 @@ static void test_port_config_set(void **state)
     /* "name" is not a key here: hashictl and the [port NAME] header set it. */
     assert_int_equal(config_port_set(&port, "name", "vm1", err, sizeof err), -1);
     assert_string_equal(err, "unknown port key 'name'; use: type, path, mode, ifname (or iface), "
-                             "queues, offload, rsc, mtu, bridge");
+                             "queues, steering, offload, rsc, mtu, bridge");
 
     /* A short error buffer is truncated, not overrun. */
     char small[8];
@@ -668,7 +675,8 @@ static void test_load_file(void **state)
     write_file(path, ok, sizeof ok - 1);
     config_init(&cfg);
     assert_int_equal(config_load(path, &cfg, err, sizeof err), 0);
-    assert_int_equal(cfg.core, 4);
+    assert_int_equal(cfg.n_cores, 1);
+    assert_int_equal(cfg.cores[0], 4);
     assert_string_equal(cfg.ports[0].path, "/run/vm1.sock");
 
     /* Errors from a file are prefixed with its path. */
@@ -692,6 +700,63 @@ static void test_load_file(void **state)
     if (strncmp(err, want, strlen(want)) != 0)
         fail_msg("error '%s' does not start with '%s'", err, want);
     assert_non_null(strstr(err, "No such file"));
+}
+
+
+/* Workers and polling: the CPU list, the poll mode and its thresholds, queue assignment, and
+ * the keys of multi-queue ports. */
+static void test_workers_and_queues(void **state)
+{
+    struct hashi_config cfg;
+    char err[CONFIG_ERR_SIZE];
+
+    (void)state;
+    expect_ok("[hashi]\ncores = 0,1\n", &cfg);
+    assert_int_equal(cfg.n_cores, 2);
+    assert_int_equal(cfg.cores[0], 0);
+    assert_int_equal(cfg.cores[1], 1);
+    expect_ok("[hashi]\ncores = 2-4,8\n", &cfg);
+    assert_int_equal(cfg.n_cores, 4);
+    assert_int_equal(cfg.cores[2], 4);
+    assert_int_equal(cfg.cores[3], 8);
+    assert_true(cfg.poll_adaptive);
+    assert_int_equal(cfg.poll_pause_us, CONFIG_POLL_PAUSE_US_DEFAULT);
+    assert_int_equal(cfg.poll_sleep_us, CONFIG_POLL_SLEEP_US_DEFAULT);
+    assert_false(cfg.rxq_assign_cycles);
+    expect_ok("[hashi]\npoll = always\npoll-pause-us = 0\npoll-sleep-us = 250\n"
+              "rxq-assign = cycles\n",
+              &cfg);
+    assert_false(cfg.poll_adaptive);
+    assert_int_equal(cfg.poll_pause_us, 0);
+    assert_int_equal(cfg.poll_sleep_us, 250);
+    assert_true(cfg.rxq_assign_cycles);
+
+    expect_error("[hashi]\ncores = 0,0\n", 2, "names CPU 0 twice", NULL);
+    expect_error("[hashi]\ncores = 1-\n", 2, "is not a CPU list", NULL);
+    expect_error("[hashi]\ncores = 3-1\n", 2, "is not a CPU list", NULL);
+    expect_error("[hashi]\ncores = 0-16\n", 2, "more than 16 CPUs", NULL);
+    expect_error("[hashi]\npoll = sometimes\n", 2, "use: adaptive", NULL);
+    expect_error("[hashi]\nrxq-assign = random\n", 2, "use: roundrobin", NULL);
+    expect_error("[hashi]\npoll-sleep-us = -1\n", 2, "use microseconds", NULL);
+
+    config_init(&cfg);
+    assert_int_equal(config_set_cores(&cfg, "5", err, sizeof err), 0);
+    assert_int_equal(cfg.n_cores, 1);
+    assert_int_equal(config_set_poll(&cfg, "adaptive", err, sizeof err), 0);
+    assert_int_equal(config_set_poll(&cfg, "never", err, sizeof err), -1);
+
+    expect_ok("[port v]\npath = /v\nqueues = 2\n"
+              "[port t]\ntype = tap\nifname = t0\nqueues = 8\n"
+              "[port u]\ntype = afpacket\niface = e0\nqueues = 2\nsteering = mac\n",
+              &cfg);
+    assert_int_equal(find_port(&cfg, "v")->queues, 2);
+    assert_true(find_port(&cfg, "u")->steer_mac);
+    expect_error("[port x]\ntype = afxdp\niface = e0\nqueues = 2\n", 1,
+                 "'queues' does not apply to an afxdp port", NULL);
+    expect_error("[port x]\ntype = tap\nifname = t0\nsteering = mac\n", 1,
+                 "'steering' does not apply to a tap port", NULL);
+    expect_error("[port x]\npath = /x\nsteering = rss\nsteering = hash\n", 4,
+                 "use: rss", NULL);
 }
 
 int main(void)
@@ -724,6 +789,7 @@ int main(void)
         cmocka_unit_test(test_port_config_set),
         cmocka_unit_test(test_port_config_check),
         cmocka_unit_test(test_load_file),
+        cmocka_unit_test(test_workers_and_queues),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

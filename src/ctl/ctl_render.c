@@ -32,9 +32,11 @@ static void render_ports(FILE *out, const json_t *list)
         const char *endpoint = *S(p, "path")     ? S(p, "path")
                                : *S(p, "ifname") ? S(p, "ifname")
                                                  : S(p, "iface");
-        char queues[32] = "";
+        /* steering only matters, and is only shown, where there are queues to steer to */
+        char queues[48] = "";
         if (I(p, "queues") > 1)
-            snprintf(queues, sizeof queues, " (%lld queues)", I(p, "queues"));
+            snprintf(queues, sizeof queues, " (%lld queues%s%s)", I(p, "queues"),
+                     *S(p, "steering") ? ", steering " : "", S(p, "steering"));
         fprintf(out, "%-16s %-11s %-8s %-5lld %-5s %-16s %-4s %-8s %s%s\n", S(p, "name"),
                 S(p, "type"), S(p, "bridge"), I(p, "mtu"), S(p, "link"),
                 offloads[0] ? offloads : "-",

@@ -145,6 +145,8 @@ static void vhost_destroy_device(int vid)
 
     pthread_mutex_lock(&registry_lock);
     vp = registry_find_vid(vid);
+    if (vp && atomic_load(&vp->vid) < 0)
+        atomic_store(&vp->enabled, 0); /* a frontend refused before it was ready */
     if (vp && atomic_load(&vp->vid) == vid) {
         atomic_store(&vp->vid, -1);
         atomic_store(&vp->offloads, 0);
@@ -165,7 +167,9 @@ static int vhost_vring_state_changed(int vid, uint16_t vring, int enable)
         return 0;
     pthread_mutex_lock(&registry_lock);
     vp = registry_find_vid(vid);
-    if (vp) {
+    /* a second frontend refused on the port's socket must not touch the first one's queues;
+     * the frontend being set up (before new_device) has vid -1 in the port */
+    if (vp && (atomic_load(&vp->vid) < 0 || atomic_load(&vp->vid) == vid)) {
         if (enable)
             atomic_fetch_or(&vp->enabled, 1u << vring);
         else

@@ -95,7 +95,8 @@ void fdb_reader_unregister(struct fdb *fdb, unsigned reader);
  * from the table: lets deleted entries' slots be reused. A few instructions, no lock. */
 void fdb_reader_quiescent(struct fdb *fdb, unsigned reader);
 
-/* Called by the reader's own thread before it blocks or sleeps, so nothing waits for it... */
+/* Called by the reader's own thread before it blocks or sleeps, so that slots deleted meanwhile
+ * are not held for it... */
 void fdb_reader_offline(struct fdb *fdb, unsigned reader);
 
 /* ...and after it wakes, before it uses the table again. */

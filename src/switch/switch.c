@@ -72,6 +72,10 @@ void sw_detach(struct sw *sw, struct port *port, struct port_stats *final)
 {
     struct sw_port *sp = &sw->ports[port->id];
 
+    if (sp->port != port) { /* never attached here: nothing to send or count */
+        memset(final, 0, sizeof *final);
+        return;
+    }
     port_send(sp);
     *final = sp->stats;
     sp->port = NULL;

@@ -133,6 +133,83 @@ static void test_simple_commands(void **state)
     expect_request(WORDS("stats", "clear"), "{\"command\": \"stats-clear\", \"args\": {}}");
     expect_request(WORDS("pmd-stats"), "{\"command\": \"pmd-stats\", \"args\": {}}");
     expect_request(WORDS("pmd-stats", "clear"), "{\"command\": \"pmd-stats-clear\", \"args\": {}}");
+    expect_request(WORDS("worker", "list"), "{\"command\": \"worker-list\", \"args\": {}}");
+    expect_request(WORDS("rxq", "rebalance"), "{\"command\": \"rxq-rebalance\", \"args\": {}}");
+}
+
+/* port set passes any key on: the daemon knows which ones a running port takes (rsc, queues,
+ * steering) and answers for the others. */
+static void test_port_set(void **state)
+{
+    (void)state;
+    expect_request(WORDS("port", "set", "tap1", "queues", "4"),
+                   "{\"command\": \"port-set\", \"args\": {\"name\": \"tap1\", "
+                   "\"key\": \"queues\", \"value\": \"4\"}}");
+    expect_request(WORDS("port", "set", "uplink", "steering", "mac"),
+                   "{\"command\": \"port-set\", \"args\": {\"name\": \"uplink\", "
+                   "\"key\": \"steering\", \"value\": \"mac\"}}");
+    expect_request(WORDS("port", "set", "uplink", "steering", "rss"),
+                   "{\"command\": \"port-set\", \"args\": {\"name\": \"uplink\", "
+                   "\"key\": \"steering\", \"value\": \"rss\"}}");
+    expect_request(WORDS("port", "set", "vm1", "mtu", "9000"),
+                   "{\"command\": \"port-set\", \"args\": {\"name\": \"vm1\", "
+                   "\"key\": \"mtu\", \"value\": \"9000\"}}");
+}
+
+/* Unlike port keys, the queue and the core go as JSON integers (json_equal tells 0 from "0"),
+ * and `none` as core -1, which the daemon takes as unpin. */
+static void test_rxq_pin(void **state)
+{
+    (void)state;
+    expect_request(WORDS("rxq", "pin", "vm1", "0", "3"),
+                   "{\"command\": \"rxq-pin\", \"args\": {\"port\": \"vm1\", \"queue\": 0, "
+                   "\"core\": 3}}");
+    expect_request(WORDS("rxq", "pin", "uplink", "7", "1023"),
+                   "{\"command\": \"rxq-pin\", \"args\": {\"port\": \"uplink\", \"queue\": 7, "
+                   "\"core\": 1023}}");
+    expect_request(WORDS("rxq", "pin", "tap1", "1", "none"),
+                   "{\"command\": \"rxq-pin\", \"args\": {\"port\": \"tap1\", \"queue\": 1, "
+                   "\"core\": -1}}");
+    /* a port named like the word for unpinning is still a port */
+    expect_request(WORDS("rxq", "pin", "none", "0", "0"),
+                   "{\"command\": \"rxq-pin\", \"args\": {\"port\": \"none\", \"queue\": 0, "
+                   "\"core\": 0}}");
+}
+
+static void test_rxq_pin_usage_errors(void **state)
+{
+    (void)state;
+    /* Too few or too many words: the command's own usage. */
+    expect_usage_error(WORDS("rxq", "pin"), "usage: rxq pin PORT QUEUE CORE|none");
+    expect_usage_error(WORDS("rxq", "pin", "vm1", "0"), "usage: rxq pin PORT QUEUE CORE|none");
+    expect_usage_error(WORDS("rxq", "pin", "vm1", "0", "1", "2"),
+                       "usage: rxq pin PORT QUEUE CORE|none");
+
+    /* QUEUE: decimal digits, 0 to 7; what strtol would let through is refused too. */
+    expect_usage_error(WORDS("rxq", "pin", "vm1", "x", "1"), "QUEUE 'x' is not a queue number");
+    expect_usage_error(WORDS("rxq", "pin", "vm1", "", "1"), "QUEUE '' is not a queue number");
+    expect_usage_error(WORDS("rxq", "pin", "vm1", "-1", "1"), "QUEUE '-1' is not a queue number");
+    expect_usage_error(WORDS("rxq", "pin", "vm1", "+1", "1"), "QUEUE '+1' is not a queue number");
+    expect_usage_error(WORDS("rxq", "pin", "vm1", " 1", "1"), "QUEUE ' 1' is not a queue number");
+    expect_usage_error(WORDS("rxq", "pin", "vm1", "1x", "1"), "QUEUE '1x' is not a queue number");
+    expect_usage_error(WORDS("rxq", "pin", "vm1", "8", "1"),
+                       "QUEUE '8' is not a queue number (0 to 7)");
+    expect_usage_error(WORDS("rxq", "pin", "vm1", "99999999999999999999", "1"),
+                       "is not a queue number");
+    expect_usage_error(WORDS("rxq", "pin", "vm1", "none", "1"),
+                       "QUEUE 'none' is not a queue number");
+    /* the message ends with the usage, so the user sees the order of the words */
+    expect_usage_error(WORDS("rxq", "pin", "vm1", "x", "1"),
+                       "; usage: rxq pin PORT QUEUE CORE|none");
+
+    /* CORE: a CPU number 0 to 1023, or the word none (not -1: that is the protocol's). */
+    expect_usage_error(WORDS("rxq", "pin", "vm1", "0", "x"), "CORE 'x' is not a CPU number");
+    expect_usage_error(WORDS("rxq", "pin", "vm1", "0", "-1"), "CORE '-1' is not a CPU number");
+    expect_usage_error(WORDS("rxq", "pin", "vm1", "0", "1024"),
+                       "CORE '1024' is not a CPU number (0 to 1023) or none (unpin)");
+    expect_usage_error(WORDS("rxq", "pin", "vm1", "0", "NONE"), "CORE 'NONE' is not a CPU number");
+    expect_usage_error(WORDS("rxq", "pin", "vm1", "0", "2.5"), "CORE '2.5' is not a CPU number");
+    expect_usage_error(WORDS("rxq", "pin", "vm1", "0", ""), "CORE '' is not a CPU number");
 }
 
 static void test_usage_errors(void **state)
@@ -146,6 +223,13 @@ static void test_usage_errors(void **state)
     expect_usage_error(WORDS("frobnicate"), "port del NAME");
     expect_usage_error(WORDS("frobnicate"), "pmd-stats [clear]");
     expect_usage_error(WORDS("frobnicate"), "port add NAME type vhost-user path PATH");
+    expect_usage_error(WORDS("frobnicate"), "port set NAME rsc on|off");
+    expect_usage_error(WORDS("frobnicate"), "port set NAME queues N");
+    expect_usage_error(WORDS("frobnicate"), "port set NAME steering rss|mac");
+    expect_usage_error(WORDS("frobnicate"), "worker list");
+    expect_usage_error(WORDS("frobnicate"), "rxq pin PORT QUEUE CORE|none");
+    expect_usage_error(WORDS("frobnicate"), "rxq rebalance");
+    expect_usage_error(WORDS("frobnicate"), "[steering rss|mac]");
 
     /* port add: a name, then key/value pairs. */
     expect_usage_error(WORDS("port", "add"), "usage: port add NAME");
@@ -167,11 +251,31 @@ static void test_usage_errors(void **state)
     expect_usage_error(WORDS("stats", "clear", "now"), "unknown command 'stats clear'");
     expect_usage_error(WORDS("stats", "reset"), "unknown command 'stats reset'");
     expect_usage_error(WORDS("pmd-stats", "clear", "x"), "unknown command 'pmd-stats clear'");
+    expect_usage_error(WORDS("worker"), "unknown command 'worker'");
+    expect_usage_error(WORDS("worker", "show"), "unknown command 'worker show'");
+    expect_usage_error(WORDS("worker", "list", "2"), "unknown command 'worker list'");
+    expect_usage_error(WORDS("rxq"), "unknown command 'rxq'");
+    expect_usage_error(WORDS("rxq", "unpin", "vm1", "0"), "unknown command 'rxq unpin'");
+    expect_usage_error(WORDS("rxq", "rebalance", "now"), "unknown command 'rxq rebalance'");
 
     /* No words at all: hashictl uses this to print the command list. */
     assert_null(ctl_request_from_words(0, NULL, err, sizeof err));
     assert_non_null(strstr(err, "unknown command ''"));
     assert_non_null(strstr(err, "fdb show"));
+}
+
+/* hashictl prints the command list from a 1024-byte buffer (its usage() and the message for
+ * an unknown command): the whole list must fit, or --help loses its last commands. */
+static void test_command_list_fits(void **state)
+{
+    char err[4096];
+
+    (void)state;
+    assert_null(ctl_request_from_words(0, NULL, err, sizeof err));
+    if (strlen(err) >= 1024)
+        fail_msg("the command list has %zu bytes; hashictl has room for 1023", strlen(err));
+    /* the last command is there, so nothing was cut */
+    assert_non_null(strstr(err, "pmd-stats [clear]"));
 }
 
 static void test_usage_error_truncated(void **state)
@@ -328,7 +432,11 @@ int main(void)
         cmocka_unit_test(test_port_add),
         cmocka_unit_test(test_port_add_values_are_strings),
         cmocka_unit_test(test_simple_commands),
+        cmocka_unit_test(test_port_set),
+        cmocka_unit_test(test_rxq_pin),
+        cmocka_unit_test(test_rxq_pin_usage_errors),
         cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_command_list_fits),
         cmocka_unit_test(test_usage_error_truncated),
         cmocka_unit_test(test_words_not_utf8),
         cmocka_unit_test(test_response_ok),

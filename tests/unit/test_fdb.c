@@ -1,9 +1,12 @@
 /*
- * Unit tests of the forwarding database (src/switch/fdb.c).
+ * Unit tests of the forwarding database (src/switch/fdb.c), over DPDK in plain memory (the
+ * table is an rte_hash).
  *
  * Besides the directed cases, a randomised test drives the table against a plain array model,
- * because the delicate part (backward-shift deletion in a linear-probing table) only goes wrong
- * for particular arrangements of probe chains that are tedious to build by hand.
+ * because the bookkeeping around rte_hash (counts, the 3/4 limit, ageing per bridge) only goes
+ * wrong for particular sequences that are tedious to build by hand. A stress test then runs
+ * learners, readers, an ager and a dumper in parallel threads and checks that nobody ever sees
+ * a port that was not learned for that very MAC, and that the books balance afterwards.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,9 +14,15 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <pthread.h>
+#include <sched.h>
 #include <string.h>
 
+#include <rte_hash.h>
+#include <rte_lcore.h>
+
 #include "switch/fdb.h"
+#include "unit.h"
 
 static const uint8_t MAC_A[6] = {0x52, 0x54, 0x00, 0x00, 0x00, 0x0a};
 static const uint8_t MAC_B[6] = {0x52, 0x54, 0x00, 0x00, 0x00, 0x0b};
@@ -30,23 +39,6 @@ static void mac_from_index(uint8_t mac[6], unsigned n)
     mac[5] = (uint8_t)n;
 }
 
-/* The slot a key lands in when the table is empty, i.e. its home slot. Found through the public
- * slot array rather than by copying the hash function, so the tests do not pin the hash. */
-static uint32_t home_slot(uint32_t capacity, uint16_t bridge, const uint8_t mac[6])
-{
-    struct fdb f;
-    uint32_t home = UINT32_MAX;
-
-    assert_int_equal(fdb_init(&f, capacity), 0);
-    assert_int_equal(fdb_learn(&f, bridge, mac, 1, 0), FDB_LEARNED);
-    for (uint32_t i = 0; i <= f.mask; i++)
-        if (f.slots[i].used)
-            home = i;
-    fdb_destroy(&f);
-    assert_int_not_equal(home, UINT32_MAX);
-    return home;
-}
-
 static void test_init_rounds_capacity(void **state)
 {
     struct fdb f;
@@ -54,22 +46,43 @@ static void test_init_rounds_capacity(void **state)
     (void)state;
     /* Below the minimum: 16 slots, 3/4 of them usable. */
     assert_int_equal(fdb_init(&f, 0), 0);
-    assert_int_equal(f.mask, 15);
+    assert_int_equal(f.capacity, 16);
     assert_int_equal(f.max_count, 12);
     assert_int_equal(f.count, 0);
     fdb_destroy(&f);
-    assert_null(f.slots);
+    assert_null(f.hash);
 
     /* Not a power of two: rounded up. */
     assert_int_equal(fdb_init(&f, 17), 0);
-    assert_int_equal(f.mask, 31);
+    assert_int_equal(f.capacity, 32);
     assert_int_equal(f.max_count, 24);
     fdb_destroy(&f);
 
     assert_int_equal(fdb_init(&f, 64), 0);
-    assert_int_equal(f.mask, 63);
+    assert_int_equal(f.capacity, 64);
     assert_int_equal(f.max_count, 48);
     fdb_destroy(&f);
+}
+
+/* Tables made one after another and side by side do not share anything (rte_hash names are
+ * process-wide). */
+static void test_tables_are_independent(void **state)
+{
+    struct fdb f[3];
+
+    (void)state;
+    for (unsigned round = 0; round < 3; round++) {
+        for (unsigned i = 0; i < 3; i++)
+            assert_int_equal(fdb_init(&f[i], 16), 0);
+        for (unsigned i = 0; i < 3; i++)
+            assert_int_equal(fdb_learn(&f[i], 0, MAC_A, (uint16_t)i, 0), FDB_LEARNED);
+        for (unsigned i = 0; i < 3; i++) {
+            assert_int_equal(fdb_lookup(&f[i], 0, MAC_A), i);
+            assert_int_equal(f[i].count, 1);
+        }
+        for (unsigned i = 0; i < 3; i++)
+            fdb_destroy(&f[i]);
+    }
 }
 
 static void test_learn_then_lookup(void **state)
@@ -275,8 +288,7 @@ static void test_flush_port(void **state)
     assert_int_equal(fdb_flush_port(&f, 0), 10);
     assert_int_equal(fdb_flush_port(&f, 2), 10);
     assert_int_equal(f.count, 0);
-    for (uint32_t i = 0; i <= f.mask; i++)
-        assert_false(f.slots[i].used);
+    assert_int_equal(fdb_dump(&f, 0, &(struct fdb_view){0}, 1), 0);
     fdb_destroy(&f);
 }
 
@@ -316,66 +328,6 @@ static void test_full(void **state)
     assert_int_equal(fdb_learn(&f, 0, mac, 5, 2), FDB_FULL);
     assert_int_equal(f.full, 3);
     fdb_destroy(&f);
-}
-
-/* A probe chain that wraps from the last slot to slot 0, then deletions inside it: the backward
- * shift has to handle the cyclic range, which the random test may hit only by luck. */
-static void test_delete_in_wrapping_chain(void **state)
-{
-    enum { CAP = 16, POOL = 4096 };
-    uint8_t last[3][6], first[6], mac[6];
-    unsigned n_last = 0, n_first = 0;
-
-    (void)state;
-    for (unsigned i = 0; i < POOL && (n_last < 3 || n_first < 1); i++) {
-        mac_from_index(mac, i);
-        uint32_t home = home_slot(CAP, 0, mac);
-        if (home == CAP - 1 && n_last < 3) {
-            memcpy(last[n_last++], mac, 6);
-        } else if (home == 0 && n_first < 1) {
-            memcpy(first, mac, 6);
-            n_first++;
-        }
-    }
-    assert_int_equal(n_last, 3);
-    assert_int_equal(n_first, 1);
-
-    /* Two layouts, each with every entry as the victim in turn (each entry has its own port).
-     * Layout 0: slot 15 = last[0], 0 = last[1], 1 = first, 2 = last[2]: entries must move back
-     * across the wrap. Layout 1: 15 = last[0], 0 = first, 1 = last[1], 2 = last[2]: `first` is
-     * at its home and must stay put while the hole jumps over it. */
-    for (unsigned layout = 0; layout < 2; layout++) {
-        for (unsigned victim = 0; victim < 4; victim++) {
-            struct fdb f;
-            unsigned used = 0;
-
-            assert_int_equal(fdb_init(&f, CAP), 0);
-            assert_int_equal(fdb_learn(&f, 0, last[0], 0, 0), FDB_LEARNED);
-            if (layout == 0) {
-                assert_int_equal(fdb_learn(&f, 0, last[1], 1, 0), FDB_LEARNED);
-                assert_int_equal(fdb_learn(&f, 0, first, 2, 0), FDB_LEARNED);
-            } else {
-                assert_int_equal(fdb_learn(&f, 0, first, 2, 0), FDB_LEARNED);
-                assert_int_equal(fdb_learn(&f, 0, last[1], 1, 0), FDB_LEARNED);
-            }
-            assert_int_equal(fdb_learn(&f, 0, last[2], 3, 0), FDB_LEARNED);
-            assert_true(f.slots[CAP - 1].used && f.slots[0].used && f.slots[1].used &&
-                        f.slots[2].used);
-
-            assert_int_equal(fdb_flush_port(&f, (uint16_t)victim), 1);
-            assert_int_equal(f.count, 3);
-            assert_int_equal(fdb_lookup(&f, 0, last[0]), victim == 0 ? FDB_PORT_NONE : 0);
-            assert_int_equal(fdb_lookup(&f, 0, last[1]), victim == 1 ? FDB_PORT_NONE : 1);
-            assert_int_equal(fdb_lookup(&f, 0, first), victim == 2 ? FDB_PORT_NONE : 2);
-            assert_int_equal(fdb_lookup(&f, 0, last[2]), victim == 3 ? FDB_PORT_NONE : 3);
-            /* The shift leaves no hole inside the chain, so the chain's tail slot is freed. */
-            for (uint32_t i = 0; i <= f.mask; i++)
-                used += f.slots[i].used;
-            assert_int_equal(used, 3);
-            assert_false(f.slots[2].used);
-            fdb_destroy(&f);
-        }
-    }
 }
 
 static void test_dump_order_and_age(void **state)
@@ -568,10 +520,422 @@ static void test_random_against_model(void **state)
     fdb_destroy(&f);
 }
 
+/* ---- readers and deferred reuse ------------------------------------------------------------ */
+
+/* A reader that stops reporting must not make deletions fail or block: they all happen, and
+ * only the reuse of their slots waits. Once the reader reports again, learning works again. */
+static void test_stalled_reader_delays_reuse_only(void **state)
+{
+    const uint32_t aging[] = {0};
+    struct fdb f;
+    uint8_t mac[6];
+    unsigned rounds, max_rounds, learned_total = 0;
+    bool full = false;
+
+    (void)state;
+    assert_int_equal(fdb_init(&f, 16), 0);
+    /* 12 keys a round use up every key slot in this many rounds, spares for lcore caches
+     * included (they depend on RTE_MAX_LCORE) */
+    max_rounds = (unsigned)rte_hash_max_key_id(f.hash) / 12 + 2;
+    assert_int_equal(fdb_reader_register(&f, FDB_MAX_READERS), EINVAL);
+    /* online from here on and never quiescent: nothing deleted from now on may be reused */
+    assert_int_equal(fdb_reader_register(&f, 3), 0);
+    for (rounds = 0; rounds < max_rounds && !full; rounds++) {
+        unsigned learned = 0;
+
+        for (unsigned i = 0; i < 12 && !full; i++) {
+            mac_from_index(mac, i);
+            enum fdb_learn_result r = fdb_learn(&f, 0, mac, 1, rounds * 2);
+            if (r == FDB_FULL) {
+                full = true;
+            } else {
+                assert_int_equal(r, FDB_LEARNED);
+                learned++;
+            }
+        }
+        /* every deletion succeeds although none of their slots can come back yet */
+        assert_int_equal(fdb_age(&f, rounds * 2 + 1, aging, 1), learned);
+        assert_int_equal(f.count, 0);
+        learned_total += learned;
+    }
+    /* the slots (the lcore caches' spares included) ran out: learning reported it */
+    assert_true(full);
+    assert_true(learned_total > 12);
+    assert_int_equal(f.learned, learned_total);
+    assert_int_equal(f.aged, learned_total);
+
+    /* the reader moves on: the defer queue gives the slots back to the next insertion */
+    fdb_reader_quiescent(&f, 3);
+    for (unsigned i = 0; i < 12; i++) {
+        mac_from_index(mac, i);
+        assert_int_equal(fdb_learn(&f, 0, mac, 2, rounds * 2), FDB_LEARNED);
+        assert_int_equal(fdb_lookup(&f, 0, mac), 2);
+    }
+    fdb_reader_unregister(&f, 3);
+    fdb_destroy(&f);
+}
+
+/* Where rte_hash keeps a key: the slot a reader may be looking at. */
+static int32_t key_slot(const struct fdb *f, uint16_t bridge, const uint8_t mac[6])
+{
+    uint64_t key = (uint64_t)bridge << 48;
+
+    for (int i = 0; i < 6; i++)
+        key |= (uint64_t)mac[i] << (40 - 8 * i);
+    return rte_hash_lookup(f->hash, &key);
+}
+
+/* While a reader is online and has not reported since a key was deleted, the key's slot is
+ * not given to another key; after it reports, it is (the point of deferring: memory comes
+ * back). */
+static void test_deleted_slot_waits_for_readers(void **state)
+{
+    enum { KEYS = 40 };
+    int32_t slots[KEYS];
+    struct fdb f;
+    uint8_t mac[6];
+    bool reused = false;
+
+    (void)state;
+    assert_int_equal(fdb_init(&f, 16), 0);
+    assert_int_equal(fdb_reader_register(&f, 0), 0);
+    for (unsigned i = 0; i < KEYS; i++) {
+        mac_from_index(mac, i);
+        assert_int_equal(fdb_learn(&f, 0, mac, 1, 0), FDB_LEARNED);
+        slots[i] = key_slot(&f, 0, mac);
+        assert_true(slots[i] >= 0);
+        for (unsigned j = 0; j < i; j++)
+            assert_int_not_equal(slots[i], slots[j]);
+        assert_int_equal(fdb_flush_port(&f, 1), 1);
+    }
+    /* the reader lets go: deleted slots are reused from the next deletions on */
+    fdb_reader_quiescent(&f, 0);
+    for (unsigned i = KEYS; i < 2 * KEYS && !reused; i++) {
+        mac_from_index(mac, i);
+        assert_int_equal(fdb_learn(&f, 0, mac, 1, 0), FDB_LEARNED);
+        for (unsigned j = 0; j < KEYS; j++)
+            reused |= key_slot(&f, 0, mac) == slots[j];
+        assert_int_equal(fdb_flush_port(&f, 1), 1);
+    }
+    assert_true(reused);
+    fdb_reader_unregister(&f, 0);
+    fdb_destroy(&f);
+}
+
+/* ---- many threads at once ------------------------------------------------------------------ */
+
+/* Key k is bridge k % 2 with MAC mac_from_index(k); the ports learned for it are k << 2 | j for
+ * j < 4 and nothing else, so a port read back for the wrong key gives itself away. There are
+ * more keys than room (192 entries in 256), so the table fills up. */
+enum {
+    STRESS_CAPACITY = 256,
+    STRESS_KEYS = 400,
+    STRESS_LEARNERS = 3,
+    STRESS_READERS = 2,
+    STRESS_MS = 1500,
+};
+
+struct stress {
+    struct fdb *fdb;
+    uint32_t now; /* the clock, advanced by the ager */
+    bool stop;
+    uint64_t flushed; /* entries fdb_flush_port removed */
+    uint64_t lookups, dumps;
+    pthread_mutex_t lock; /* for `error` */
+    char error[256];      /* the first thing a thread found wrong */
+};
+
+struct stress_thread {
+    struct stress *s;
+    unsigned reader; /* its FDB reader id */
+    uint64_t rng;
+};
+
+static void stress_error(struct stress *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* cmocka's assertions jump out of the test: only the main thread may use them. */
+static void stress_error(struct stress *s, const char *fmt, ...)
+{
+    va_list ap;
+
+    pthread_mutex_lock(&s->lock);
+    if (!s->error[0]) {
+        va_start(ap, fmt);
+        vsnprintf(s->error, sizeof s->error, fmt, ap);
+        va_end(ap);
+    }
+    pthread_mutex_unlock(&s->lock);
+    __atomic_store_n(&s->stop, true, __ATOMIC_RELAXED);
+}
+
+static bool stress_stopped(struct stress *s)
+{
+    return __atomic_load_n(&s->stop, __ATOMIC_RELAXED);
+}
+
+static uint16_t stress_port(unsigned key, unsigned j)
+{
+    return (uint16_t)(key << 2 | j);
+}
+
+static bool stress_port_ok(unsigned key, uint16_t port)
+{
+    return port == FDB_PORT_NONE || port >> 2 == key;
+}
+
+static void stress_check_lookup(struct stress_thread *t, unsigned key, const char *who)
+{
+    uint8_t mac[6];
+    uint16_t port;
+
+    mac_from_index(mac, key);
+    port = fdb_lookup(t->s->fdb, (uint16_t)(key % 2), mac);
+    if (!stress_port_ok(key, port))
+        stress_error(t->s, "%s %u: key %u looked up as port %u", who, t->reader, key,
+                     (unsigned)port);
+    if (__atomic_load_n(&t->s->fdb->count, __ATOMIC_RELAXED) > t->s->fdb->max_count)
+        stress_error(t->s, "%s %u: count above the limit", who, t->reader);
+}
+
+/* A worker: learns (writing needs an lcore id) and looks up, as an FDB reader; now and then
+ * it sleeps, offline. */
+static void *stress_learner(void *arg)
+{
+    struct stress_thread *t = arg;
+    struct fdb *fdb = t->s->fdb;
+    uint8_t mac[6];
+
+    if (rte_thread_register() != 0 || fdb_reader_register(fdb, t->reader) != 0) {
+        stress_error(t->s, "learner %u cannot register", t->reader);
+        return NULL;
+    }
+    for (uint64_t i = 0; !stress_stopped(t->s); i++) {
+        unsigned key = unit_xorshift(&t->rng) % STRESS_KEYS;
+        unsigned j = unit_xorshift(&t->rng) % 4;
+        uint32_t now = __atomic_load_n(&t->s->now, __ATOMIC_RELAXED);
+
+        mac_from_index(mac, key);
+        enum fdb_learn_result r =
+            fdb_learn(fdb, (uint16_t)(key % 2), mac, stress_port(key, j), now);
+        if (r != FDB_REFRESHED && r != FDB_LEARNED && r != FDB_MOVED && r != FDB_FULL)
+            stress_error(t->s, "learner %u: learn gave %d", t->reader, (int)r);
+        stress_check_lookup(t, key, "learner");
+        stress_check_lookup(t, unit_xorshift(&t->rng) % STRESS_KEYS, "learner");
+        fdb_reader_quiescent(fdb, t->reader);
+        if (i % 4096 == 4095) {
+            fdb_reader_offline(fdb, t->reader);
+            sched_yield();
+            fdb_reader_online(fdb, t->reader);
+        }
+    }
+    fdb_reader_unregister(fdb, t->reader);
+    rte_thread_unregister();
+    return NULL;
+}
+
+/* A worker that only looks up: needs no lcore id. */
+static void *stress_reader(void *arg)
+{
+    struct stress_thread *t = arg;
+    uint64_t n = 0;
+
+    if (fdb_reader_register(t->s->fdb, t->reader) != 0) {
+        stress_error(t->s, "reader %u cannot register", t->reader);
+        return NULL;
+    }
+    while (!stress_stopped(t->s)) {
+        for (unsigned i = 0; i < 16; i++)
+            stress_check_lookup(t, unit_xorshift(&t->rng) % STRESS_KEYS, "reader");
+        n += 16;
+        fdb_reader_quiescent(t->s->fdb, t->reader);
+    }
+    fdb_reader_unregister(t->s->fdb, t->reader);
+    __atomic_fetch_add(&t->s->lookups, n, __ATOMIC_RELAXED);
+    return NULL;
+}
+
+/* The one thread that ages and flushes, as a reader too. Bridge 0 keeps entries for a tick,
+ * bridge 1 not at all; every so often it pauses long enough for the learners to fill up the
+ * table. */
+static void *stress_ager(void *arg)
+{
+    struct stress_thread *t = arg;
+    struct fdb *fdb = t->s->fdb;
+    const uint32_t aging[2] = {1, 0};
+
+    if (rte_thread_register() != 0 || fdb_reader_register(fdb, t->reader) != 0) {
+        stress_error(t->s, "ager cannot register");
+        return NULL;
+    }
+    for (unsigned i = 0; !stress_stopped(t->s); i++) {
+        uint32_t now = __atomic_add_fetch(&t->s->now, 1, __ATOMIC_RELAXED);
+        unsigned key = unit_xorshift(&t->rng) % STRESS_KEYS;
+        uint8_t mac[6];
+        uint16_t port;
+
+        fdb_age(fdb, now, aging, 2);
+        /* mostly a port in use: the one a random key is on */
+        mac_from_index(mac, key);
+        port = fdb_lookup(fdb, (uint16_t)(key % 2), mac);
+        if (port == FDB_PORT_NONE)
+            port = stress_port(key, 0);
+        __atomic_fetch_add(&t->s->flushed, fdb_flush_port(fdb, port), __ATOMIC_RELAXED);
+        fdb_reader_quiescent(fdb, t->reader);
+        fdb_reader_offline(fdb, t->reader);
+        usleep(i % 64 == 0 ? 2000 : 50);
+        fdb_reader_online(fdb, t->reader);
+    }
+    fdb_reader_unregister(fdb, t->reader);
+    rte_thread_unregister();
+    return NULL;
+}
+
+/* A control thread: neither a reader nor an lcore. Its dumps are sorted, hold each key once,
+ * and only ports learned for their own keys. */
+static void *stress_dumper(void *arg)
+{
+    struct stress_thread *t = arg;
+    static struct fdb_view views[STRESS_CAPACITY];
+    uint64_t dumps = 0;
+
+    while (!stress_stopped(t->s)) {
+        uint32_t now = __atomic_load_n(&t->s->now, __ATOMIC_RELAXED);
+        size_t n = fdb_dump(t->s->fdb, now, views, STRESS_CAPACITY);
+
+        for (size_t i = 0; i < n; i++) {
+            const struct fdb_view *v = &views[i];
+            unsigned key = (unsigned)v->mac[3] << 16 | (unsigned)v->mac[4] << 8 | v->mac[5];
+
+            if (v->bridge != key % 2 || v->port == FDB_PORT_NONE || !stress_port_ok(key, v->port))
+                stress_error(t->s, "dump: bridge %u key %u port %u", v->bridge, key, v->port);
+            if (i > 0 &&
+                (views[i - 1].bridge > v->bridge ||
+                 (views[i - 1].bridge == v->bridge && memcmp(views[i - 1].mac, v->mac, 6) >= 0)))
+                stress_error(t->s, "dump: entry %zu out of order or repeated", i);
+        }
+        stress_check_lookup(t, unit_xorshift(&t->rng) % STRESS_KEYS, "dumper");
+        dumps++;
+    }
+    __atomic_store_n(&t->s->dumps, dumps, __ATOMIC_RELAXED);
+    return NULL;
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* What must hold of a table nobody is using: rte_hash's own contents agree with the count, no
+ * key twice, every entry's port one learned for its key, and lookups agree with the contents. */
+static void check_quiet_table(const struct fdb *f)
+{
+    static uint64_t keys[STRESS_CAPACITY];
+    uint32_t next = 0, n = 0;
+    const void *key;
+    void *data;
+
+    while (rte_hash_iterate(f->hash, &key, &data, &next) >= 0) {
+        uint64_t k;
+        uint8_t mac[6];
+
+        assert_true(n < STRESS_CAPACITY);
+        memcpy(&k, key, sizeof k);
+        keys[n++] = k;
+        unsigned index = (unsigned)(k & 0xffffff);
+        uint16_t port = (uint16_t)((uintptr_t)data >> 32);
+        snprintf(ctx, sizeof ctx, "key %#llx port %u", (unsigned long long)k, port);
+        CHECK((k >> 48) == index % 2);
+        CHECK(index < STRESS_KEYS && port != FDB_PORT_NONE && stress_port_ok(index, port));
+        mac_from_index(mac, index);
+        CHECK(fdb_lookup(f, (uint16_t)(k >> 48), mac) == port);
+    }
+    assert_int_equal(n, f->count);
+    qsort(keys, n, sizeof keys[0], key_cmp);
+    for (uint32_t i = 1; i < n; i++)
+        assert_true(keys[i - 1] != keys[i]);
+}
+
+static void test_concurrent_workers(void **state)
+{
+    static struct fdb f;
+    static struct stress s;
+    enum { N = STRESS_LEARNERS + STRESS_READERS + 2 };
+    struct stress_thread threads[N];
+    pthread_t ids[N];
+    void *(*bodies[N])(void *);
+    const uint32_t aging[2] = {0, 0};
+    unsigned n = 0, removed;
+    uint8_t mac[6];
+
+    (void)state;
+    assert_int_equal(fdb_init(&f, STRESS_CAPACITY), 0);
+    memset(&s, 0, sizeof s);
+    s.fdb = &f;
+    pthread_mutex_init(&s.lock, NULL);
+    for (unsigned i = 0; i < STRESS_LEARNERS; i++)
+        bodies[n++] = stress_learner;
+    for (unsigned i = 0; i < STRESS_READERS; i++)
+        bodies[n++] = stress_reader;
+    bodies[n++] = stress_ager;
+    bodies[n++] = stress_dumper;
+    for (unsigned i = 0; i < N; i++) {
+        threads[i] = (struct stress_thread){&s, i, unit_seed + i * 0x9e3779b97f4a7c15ull};
+        assert_int_equal(pthread_create(&ids[i], NULL, bodies[i], &threads[i]), 0);
+    }
+    usleep(STRESS_MS * 1000);
+    __atomic_store_n(&s.stop, true, __ATOMIC_RELAXED);
+    for (unsigned i = 0; i < N; i++)
+        pthread_join(ids[i], NULL);
+    print_message("stress: learned %llu moved %llu aged %llu flushed %llu full %llu, "
+                  "%llu reader lookups, %llu dumps, %u ticks\n",
+                  (unsigned long long)f.learned, (unsigned long long)f.moved,
+                  (unsigned long long)f.aged, (unsigned long long)s.flushed,
+                  (unsigned long long)f.full, (unsigned long long)s.lookups,
+                  (unsigned long long)s.dumps, s.now);
+    if (s.error[0])
+        fail_msg("%s", s.error);
+
+    /* Every entry learned is still there or was removed exactly once. */
+    assert_int_equal(f.learned, f.count + f.aged + s.flushed);
+    /* The run went through every path, or it proves little. */
+    assert_true(f.learned > 1000 && f.moved > 1000 && f.aged > 1000 && s.flushed > 0);
+    assert_true(f.full > 0);
+    assert_true(s.dumps > 10 && s.lookups > 1000);
+    check_quiet_table(&f);
+
+    /* Empty it, then fill it again: every slot deleted under the readers came back. */
+    removed = fdb_age(&f, s.now + 10, aging, 2);
+    assert_int_equal(f.count, 0);
+    assert_int_equal(f.learned, f.aged + s.flushed);
+    assert_true(removed <= f.max_count);
+    for (unsigned key = 0; key < f.max_count; key++) {
+        mac_from_index(mac, key);
+        assert_int_equal(fdb_learn(&f, (uint16_t)(key % 2), mac, stress_port(key, 0), s.now),
+                         FDB_LEARNED);
+    }
+    mac_from_index(mac, f.max_count);
+    assert_int_equal(fdb_learn(&f, 0, mac, 0, s.now), FDB_FULL);
+    check_quiet_table(&f);
+    pthread_mutex_destroy(&s.lock);
+    fdb_destroy(&f);
+}
+
 int main(void)
 {
+    int rc;
+
+    unit_seed_from_env("FDB_SEED", 0x6664622d73656564ull);
+    print_message("FDB_SEED=%#llx\n", (unsigned long long)unit_seed);
+    if (unit_eal_start("test_fdb", "64") < 0) {
+        fprintf(stderr, "cannot start DPDK\n");
+        return 1;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_init_rounds_capacity),
+        cmocka_unit_test(test_tables_are_independent),
         cmocka_unit_test(test_learn_then_lookup),
         cmocka_unit_test(test_refresh),
         cmocka_unit_test(test_move),
@@ -582,10 +946,14 @@ int main(void)
         cmocka_unit_test(test_aging_bridge_out_of_range),
         cmocka_unit_test(test_flush_port),
         cmocka_unit_test(test_full),
-        cmocka_unit_test(test_delete_in_wrapping_chain),
         cmocka_unit_test(test_dump_order_and_age),
         cmocka_unit_test(test_random_against_model),
+        cmocka_unit_test(test_deleted_slot_waits_for_readers),
+        cmocka_unit_test(test_stalled_reader_delays_reuse_only),
+        cmocka_unit_test(test_concurrent_workers),
     };
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    rc = cmocka_run_group_tests(tests, NULL, NULL);
+    unit_eal_stop();
+    return rc;
 }

@@ -5,7 +5,8 @@
  * segmented in software by the egress port's offloads and the buffers its peer posted, receive
  * segment coalescing of TCP trains toward ports that take large frames (and the cases where it
  * must not happen), and the accounting invariant under random traffic with TCP trains mixed in,
- * with the pool checked for leaked buffers after every test.
+ * with the pool checked for leaked buffers after every test. The FDB is a separate table shared
+ * by workers (one struct sw each): a rig is one worker over it, and one test runs two.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -53,7 +54,8 @@ static struct test_port *tp(struct port *port)
     return container_of(port, struct test_port, up);
 }
 
-static uint16_t test_tx(struct port *port, struct rte_mbuf **pkts, uint16_t n)
+static uint16_t test_tx(struct port *port, const struct port_io *io, struct rte_mbuf **pkts,
+                        uint16_t n)
 {
     struct test_port *t = tp(port);
     uint16_t take = n < t->ring_room ? n : t->ring_room;
@@ -62,7 +64,7 @@ static uint16_t test_tx(struct port *port, struct rte_mbuf **pkts, uint16_t n)
         t->seen[t->n_seen++] = pkts[i];
     t->ring_room -= take;
     rte_pktmbuf_free_bulk(pkts + take, n - take);
-    port->stats.drops[PORT_DROP_TX_RING_FULL] += n - take;
+    io->stats->drops[PORT_DROP_TX_RING_FULL] += n - take;
     return take;
 }
 
@@ -92,11 +94,22 @@ static const struct port_class test_class = {
     .coalesce_limits = test_coalesce_limits,
 };
 
+/* One worker's switch over a shared FDB, as the daemon has it with a single worker. */
 struct rig {
+    struct fdb fdb;
+    uint32_t aging_s[CONFIG_MAX_BRIDGES];
     struct sw sw;
     struct test_port ports[6];
     unsigned n;
 };
+
+#define RIG_FDB_CAPACITY 4096
+
+/* The counters worker r->sw keeps for port p. */
+static struct port_stats *st(struct rig *r, unsigned p)
+{
+    return &r->sw.ports[p].stats;
+}
 
 /* What a peer with mergeable receive buffers can hold: anything up to 64 KiB of IP. */
 #define POSTED_FRAME_BIG (65535 + 22)
@@ -110,7 +123,11 @@ static void rig_init(struct rig *r, unsigned n, const uint16_t *bridges)
     struct port_config cfg;
 
     memset(r, 0, sizeof *r);
-    assert_int_equal(sw_init(&r->sw, pool), 0);
+    assert_int_equal(fdb_init(&r->fdb, RIG_FDB_CAPACITY), 0);
+    assert_int_equal(fdb_reader_register(&r->fdb, 0), 0);
+    for (unsigned b = 0; b < CONFIG_MAX_BRIDGES; b++)
+        r->aging_s[b] = 300;
+    sw_init(&r->sw, &r->fdb, 0, r->aging_s, pool);
     config_port_init(&cfg);
     r->n = n;
     for (unsigned i = 0; i < n; i++) {
@@ -134,7 +151,7 @@ static void rig_fini(struct rig *r)
         rte_pktmbuf_free_bulk(r->ports[i].seen, r->ports[i].n_seen);
         r->ports[i].n_seen = 0;
     }
-    sw_destroy(&r->sw);
+    fdb_destroy(&r->fdb);
     assert_int_equal(rte_mempool_avail_count(pool), POOL_SIZE);
 }
 
@@ -162,10 +179,16 @@ static struct rte_mbuf *eth_frame(unsigned src, unsigned dst, uint16_t len)
     return m;
 }
 
+/* Worker sw receives m on port and sends what it made of it. */
+static void input_on(struct sw *sw, unsigned port, struct rte_mbuf *m)
+{
+    sw_input(sw, (uint16_t)port, &m, 1);
+    sw_flush(sw);
+}
+
 static void input_one(struct rig *r, unsigned port, struct rte_mbuf *m)
 {
-    sw_input(&r->sw, &r->ports[port].up, &m, 1);
-    sw_flush(&r->sw);
+    input_on(&r->sw, port, m);
 }
 
 static uint64_t total_drops(const struct port_stats *st)
@@ -177,17 +200,26 @@ static uint64_t total_drops(const struct port_stats *st)
     return sum;
 }
 
-static void assert_balanced(const struct rig *r)
+/* The accounting invariant over the counters of n ports. */
+static void assert_balanced_stats(const struct port_stats *stats, unsigned n)
 {
     uint64_t in = 0, out = 0;
 
-    for (unsigned i = 0; i < r->n; i++) {
-        const struct port_stats *st = &r->ports[i].up.stats;
-        in += st->rx_packets + st->flood_copies + st->gso_segments - st->gso_frames -
-              st->rsc.segments_in + st->rsc.aggregates_out;
-        out += st->tx_packets + total_drops(st);
+    for (unsigned i = 0; i < n; i++) {
+        const struct port_stats *s = &stats[i];
+        in += s->rx_packets + s->flood_copies + s->gso_segments - s->gso_frames -
+              s->rsc.segments_in + s->rsc.aggregates_out;
+        out += s->tx_packets + total_drops(s);
     }
     assert_int_equal(in, out);
+}
+
+static void assert_balanced(const struct rig *r)
+{
+    struct port_stats sum[PORT_MAX] = {0};
+
+    sw_stats_add(&r->sw, sum);
+    assert_balanced_stats(sum, r->n);
 }
 
 static void test_unicast_after_learning(void **state)
@@ -203,7 +235,7 @@ static void test_unicast_after_learning(void **state)
     input_one(&r, 0, eth_frame(10, 11, 60));
     assert_int_equal(r.ports[1].n_seen, 1);
     assert_int_equal(r.ports[2].n_seen, 1); /* nothing more */
-    assert_int_equal(r.ports[1].up.stats.tx_bytes, 60);
+    assert_int_equal(st(&r, 1)->tx_bytes, 60);
     assert_balanced(&r);
     rig_fini(&r);
 }
@@ -221,7 +253,7 @@ static void test_flood_shares_one_buffer_within_the_bridge(void **state)
     assert_int_equal(r.ports[2].n_seen + r.ports[4].n_seen + r.ports[0].n_seen, 0);
     assert_ptr_equal(r.ports[1].seen[0], r.ports[3].seen[0]);
     assert_int_equal(rte_mbuf_refcnt_read(r.ports[1].seen[0]), 2);
-    assert_int_equal(r.ports[0].up.stats.flood_copies, 1);
+    assert_int_equal(st(&r, 0)->flood_copies, 1);
     /* the same MAC on another bridge is another station */
     input_one(&r, 2, eth_frame(7, 1, 60));
     assert_int_equal(r.ports[4].n_seen, 1);
@@ -243,34 +275,34 @@ static void test_drops_by_reason(void **state)
     runt = rte_pktmbuf_alloc(pool);
     rte_pktmbuf_append(runt, 10);
     input_one(&r, 0, runt);
-    assert_int_equal(r.ports[0].up.stats.drops[PORT_DROP_RX_BAD_FRAME], 1);
+    assert_int_equal(st(&r, 0)->drops[PORT_DROP_RX_BAD_FRAME], 1);
 
     struct rte_mbuf *mcast_src = eth_frame(10, 11, 60);
     rte_pktmbuf_mtod(mcast_src, struct rte_ether_hdr *)->src_addr.addr_bytes[0] = 0x01;
     input_one(&r, 0, mcast_src);
-    assert_int_equal(r.ports[0].up.stats.drops[PORT_DROP_RX_BAD_FRAME], 2);
+    assert_int_equal(st(&r, 0)->drops[PORT_DROP_RX_BAD_FRAME], 2);
 
     input_one(&r, 0, eth_frame(10, 11, 1500 + 14 + 4 + 1));
-    assert_int_equal(r.ports[0].up.stats.drops[PORT_DROP_RX_TOO_BIG], 1);
+    assert_int_equal(st(&r, 0)->drops[PORT_DROP_RX_TOO_BIG], 1);
 
     input_one(&r, 1, eth_frame(13, 11, 60)); /* 11 lives on port 1 itself */
-    assert_int_equal(r.ports[1].up.stats.drops[PORT_DROP_RX_SAME_PORT], 1);
+    assert_int_equal(st(&r, 1)->drops[PORT_DROP_RX_SAME_PORT], 1);
 
     r.ports[1].link = false;
     input_one(&r, 0, eth_frame(10, 11, 60));
-    assert_int_equal(r.ports[1].up.stats.drops[PORT_DROP_TX_LINK_DOWN], 1);
+    assert_int_equal(st(&r, 1)->drops[PORT_DROP_TX_LINK_DOWN], 1);
     r.ports[1].link = true;
 
     r.ports[2].up.max_frame = 100;
     input_one(&r, 0, eth_frame(10, 12, 200));
-    assert_int_equal(r.ports[2].up.stats.drops[PORT_DROP_TX_TOO_BIG], 1);
+    assert_int_equal(st(&r, 2)->drops[PORT_DROP_TX_TOO_BIG], 1);
 
     r.ports[2].ring_room = 1;
     struct rte_mbuf *burst[3] = {eth_frame(10, 12, 60), eth_frame(10, 12, 60),
                                  eth_frame(10, 12, 60)};
-    sw_input(&r.sw, &r.ports[0].up, burst, 3);
+    sw_input(&r.sw, 0, burst, 3);
     sw_flush(&r.sw);
-    assert_int_equal(r.ports[2].up.stats.drops[PORT_DROP_TX_RING_FULL], 2);
+    assert_int_equal(st(&r, 2)->drops[PORT_DROP_TX_RING_FULL], 2);
     assert_balanced(&r);
     rig_fini(&r);
 }
@@ -283,7 +315,7 @@ static void test_lone_port_flood_is_no_port(void **state)
     (void)state;
     rig_init(&r, 2, bridges);
     input_one(&r, 0, eth_frame(1, 0xffff, 60));
-    assert_int_equal(r.ports[0].up.stats.drops[PORT_DROP_RX_NO_PORT], 1);
+    assert_int_equal(st(&r, 0)->drops[PORT_DROP_RX_NO_PORT], 1);
     assert_int_equal(r.ports[1].n_seen, 0);
     assert_balanced(&r);
     rig_fini(&r);
@@ -291,16 +323,83 @@ static void test_lone_port_flood_is_no_port(void **state)
 
 static void test_detach_forgets_the_port(void **state)
 {
+    static const uint8_t station11[6] = {2, 0, 0, 0, 0, 11};
+    struct port_stats final, sum[PORT_MAX] = {0};
     struct rig r;
 
     (void)state;
     rig_init(&r, 3, NULL);
     input_one(&r, 1, eth_frame(11, 0xffff, 60));
-    sw_detach(&r.sw, &r.ports[1].up);
-    assert_int_equal(fdb_lookup(&r.sw.fdb, 0, (uint8_t[]){2, 0, 0, 0, 0, 11}), FDB_PORT_NONE);
+    sw_detach(&r.sw, &r.ports[1].up, &final);
+    assert_int_equal(final.rx_packets, 1);
+    assert_int_equal(final.flood_copies, 1);
+    /* the FDB is shared: forgetting the port's MACs is the caller's, once every worker let go */
+    assert_int_equal(fdb_lookup(&r.fdb, 0, station11), 1);
+    assert_int_equal(fdb_flush_port(&r.fdb, 1), 1);
+    assert_int_equal(fdb_lookup(&r.fdb, 0, station11), FDB_PORT_NONE);
     input_one(&r, 0, eth_frame(10, 11, 60)); /* now unknown: flooded to port 2 only */
     assert_int_equal(r.ports[2].n_seen, 2);
     assert_int_equal(r.ports[1].n_seen, 0);
+    /* an entry another worker learned on the port before it let go is flooded too */
+    fdb_learn(&r.fdb, 0, station11, 1, 0);
+    input_one(&r, 0, eth_frame(10, 11, 60));
+    assert_int_equal(r.ports[2].n_seen, 3);
+    assert_int_equal(r.ports[1].n_seen, 0);
+    /* the detached port's final counters complete the books */
+    sw_stats_add(&r.sw, sum);
+    port_stats_add(&sum[1], &final);
+    assert_balanced_stats(sum, 3);
+    rig_fini(&r);
+}
+
+/* Two workers, each with its own struct sw over the same ports, share one FDB: what one learns
+ * the other knows at once, so it sends to that MAC unicast. Each keeps its own counters (a port
+ * counts its drops into the calling worker's), and the books balance on their sum. */
+static void test_two_workers_share_the_fdb(void **state)
+{
+    struct port_stats sum[PORT_MAX] = {0};
+    struct rig r; /* worker A: r.sw, FDB reader 0 */
+    struct sw b;  /* worker B: reader 1 */
+
+    (void)state;
+    rig_init(&r, 3, NULL);
+    assert_int_equal(fdb_reader_register(&r.fdb, 1), 0);
+    sw_init(&b, &r.fdb, 1, r.aging_s, pool);
+    for (unsigned p = 0; p < 3; p++)
+        sw_attach(&b, &r.ports[p].up);
+
+    input_on(&r.sw, 1, eth_frame(11, 0xffff, 60)); /* A learns 11 on port 1 */
+    assert_int_equal(r.ports[0].n_seen + r.ports[2].n_seen, 2);
+    input_on(&b, 0, eth_frame(10, 11, 60)); /* B: to port 1 only */
+    assert_int_equal(r.ports[1].n_seen, 1);
+    assert_int_equal(r.ports[0].n_seen + r.ports[2].n_seen, 2);
+    input_on(&r.sw, 2, eth_frame(12, 10, 60)); /* A: to port 0, where B learned 10 */
+    assert_int_equal(r.ports[0].n_seen, 2);
+    assert_int_equal(r.ports[1].n_seen + r.ports[2].n_seen, 2);
+    r.ports[1].ring_room = 0;
+    input_on(&b, 0, eth_frame(10, 11, 60)); /* B's drop, in B's counters */
+    assert_int_equal(r.fdb.learned, 3);
+
+    assert_int_equal(st(&r, 1)->rx_packets, 1);
+    assert_int_equal(st(&r, 1)->flood_copies, 1);
+    assert_int_equal(st(&r, 1)->tx_packets, 0);
+    assert_int_equal(st(&r, 1)->drops[PORT_DROP_TX_RING_FULL], 0);
+    assert_int_equal(st(&r, 0)->rx_packets, 0);
+    assert_int_equal(st(&r, 0)->tx_packets, 2);
+    assert_int_equal(b.ports[0].stats.rx_packets, 2);
+    assert_int_equal(b.ports[0].stats.flood_copies, 0);
+    assert_int_equal(b.ports[0].stats.tx_packets, 0);
+    assert_int_equal(b.ports[1].stats.tx_packets, 1);
+    assert_int_equal(b.ports[1].stats.drops[PORT_DROP_TX_RING_FULL], 1);
+    assert_int_equal(b.ports[2].stats.tx_packets + b.ports[2].stats.rx_packets, 0);
+
+    sw_stats_add(&r.sw, sum);
+    sw_stats_add(&b, sum);
+    assert_int_equal(sum[0].rx_packets, 2);
+    assert_int_equal(sum[1].rx_packets, 1);
+    assert_int_equal(sum[2].rx_packets, 1);
+    assert_int_equal(sum[0].tx_packets + sum[1].tx_packets + sum[2].tx_packets, 4);
+    assert_balanced_stats(sum, 3);
     rig_fini(&r);
 }
 
@@ -499,16 +598,17 @@ static void check_whole(const struct rte_mbuf *m, const uint8_t *orig, int ipv6,
 
 /* The frames a port without TSO got: ceil(payload / mss) wire-sized segments with complete
  * checksums, whose payloads put together are the original's. */
-static void check_segments(const struct test_port *t, const uint8_t *orig, int ipv6, uint16_t mss)
+static void check_segments(struct rig *r, unsigned p, const uint8_t *orig, int ipv6, uint16_t mss)
 {
     static uint8_t seg[TSO_FRAME];
+    const struct test_port *t = &r->ports[p];
     const uint32_t l3 = ipv6 ? 40 : 20, hdrs = 14 + l3 + 20;
     const uint32_t n = (TSO_PAYLOAD + mss - 1) / mss;
     uint32_t off = 0;
 
     assert_int_equal(t->n_seen, n);
-    assert_int_equal(t->up.stats.gso_frames, 1);
-    assert_int_equal(t->up.stats.gso_segments, n);
+    assert_int_equal(st(r, p)->gso_frames, 1);
+    assert_int_equal(st(r, p)->gso_segments, n);
     for (uint32_t i = 0; i < n; i++) {
         const struct rte_mbuf *m = t->seen[i];
         uint32_t len = flatten(m, seg), part = RTE_MIN((uint32_t)mss, TSO_PAYLOAD - off);
@@ -560,22 +660,22 @@ static void test_tso_whole_or_segmented(void **state)
     rig_init(&r, 3, NULL);
     r.ports[1].offloads = PORT_OL_TSO4 | PORT_OL_CSUM;
     learn_1_and_2(&r);
-    bytes1 = r.ports[1].up.stats.tx_bytes;
-    bytes2 = r.ports[2].up.stats.tx_bytes;
+    bytes1 = st(&r, 1)->tx_bytes;
+    bytes2 = st(&r, 2)->tx_bytes;
 
     input_one(&r, 0, tso_frame(10, 11, 0, TSO_PAYLOAD, TSO_MSS, orig));
     assert_int_equal(r.ports[1].n_seen, 1);
     check_whole(r.ports[1].seen[0], orig, 0, TSO_MSS);
-    assert_int_equal(r.ports[1].up.stats.gso_frames, 0);
-    assert_int_equal(r.ports[1].up.stats.tx_bytes - bytes1, 14 + 20 + 20 + TSO_PAYLOAD);
+    assert_int_equal(st(&r, 1)->gso_frames, 0);
+    assert_int_equal(st(&r, 1)->tx_bytes - bytes1, 14 + 20 + 20 + TSO_PAYLOAD);
 
     input_one(&r, 0, tso_frame(10, 12, 0, TSO_PAYLOAD, TSO_MSS, orig));
-    check_segments(&r.ports[2], orig, 0, TSO_MSS);
+    check_segments(&r, 2, orig, 0, TSO_MSS);
     /* the headers once more for each segment after the first */
-    assert_int_equal(r.ports[2].up.stats.tx_bytes - bytes2, 14 + 20 + 20 + TSO_PAYLOAD + 6 * 54);
+    assert_int_equal(st(&r, 2)->tx_bytes - bytes2, 14 + 20 + 20 + TSO_PAYLOAD + 6 * 54);
 
-    assert_int_equal(r.ports[0].up.stats.drops[PORT_DROP_RX_TOO_BIG], 0);
-    assert_int_equal(total_drops(&r.ports[0].up.stats), 0);
+    assert_int_equal(st(&r, 0)->drops[PORT_DROP_RX_TOO_BIG], 0);
+    assert_int_equal(total_drops(st(&r, 0)), 0);
     assert_int_equal(r.ports[1].n_seen, 1);
     assert_balanced(&r);
     rig_fini(&r);
@@ -599,8 +699,8 @@ static void test_tso_flood_to_tso_and_non_tso(void **state)
         check_whole(r.ports[tso_port].seen[0], orig, 0, TSO_MSS);
         for (const struct rte_mbuf *g = r.ports[tso_port].seen[0]; g; g = g->next)
             assert_int_equal(rte_mbuf_refcnt_read(g), 1); /* the segmenter let go of its copy */
-        check_segments(&r.ports[plain_port], orig, 0, TSO_MSS);
-        assert_int_equal(r.ports[0].up.stats.flood_copies, 1);
+        check_segments(&r, plain_port, orig, 0, TSO_MSS);
+        assert_int_equal(st(&r, 0)->flood_copies, 1);
         assert_balanced(&r);
         rig_fini(&r);
     }
@@ -619,11 +719,11 @@ static void test_tso6_to_a_tso4_port_is_segmented(void **state)
     r.ports[2].offloads = PORT_OL_TSO6 | PORT_OL_CSUM;
     learn_1_and_2(&r);
     input_one(&r, 0, tso_frame(10, 11, 1, TSO_PAYLOAD, TSO_MSS6, orig));
-    check_segments(&r.ports[1], orig, 1, TSO_MSS6);
+    check_segments(&r, 1, orig, 1, TSO_MSS6);
     input_one(&r, 0, tso_frame(10, 12, 1, TSO_PAYLOAD, TSO_MSS6, orig));
     assert_int_equal(r.ports[2].n_seen, 1);
     check_whole(r.ports[2].seen[0], orig, 1, TSO_MSS6);
-    assert_int_equal(r.ports[2].up.stats.gso_frames, 0);
+    assert_int_equal(st(&r, 2)->gso_frames, 0);
     assert_balanced(&r);
     rig_fini(&r);
 }
@@ -640,19 +740,19 @@ static void test_tso_bad_gso_at_ingress(void **state)
     rig_init(&r, 3, NULL);
     learn_1_and_2(&r);
     input_one(&r, 0, tso_frame(10, 12, 0, TSO_PAYLOAD, 0, orig));
-    assert_int_equal(r.ports[0].up.stats.drops[PORT_DROP_RX_BAD_GSO], 1);
+    assert_int_equal(st(&r, 0)->drops[PORT_DROP_RX_BAD_GSO], 1);
     m = tso_frame(10, 0xffff, 1, TSO_PAYLOAD, 0, orig); /* flooded ones too */
     input_one(&r, 0, m);
-    assert_int_equal(r.ports[0].up.stats.drops[PORT_DROP_RX_BAD_GSO], 2);
+    assert_int_equal(st(&r, 0)->drops[PORT_DROP_RX_BAD_GSO], 2);
     m = tso_frame(10, 12, 0, TSO_PAYLOAD, TSO_MSS, orig);
     m->l4_len = 16;
     input_one(&r, 0, m);
-    assert_int_equal(r.ports[0].up.stats.drops[PORT_DROP_RX_BAD_GSO], 3);
+    assert_int_equal(st(&r, 0)->drops[PORT_DROP_RX_BAD_GSO], 3);
     for (unsigned p = 0; p < 3; p++) {
         assert_int_equal(r.ports[p].n_seen, 0);
-        assert_int_equal(r.ports[p].up.stats.gso_frames, 0);
+        assert_int_equal(st(&r, p)->gso_frames, 0);
     }
-    assert_int_equal(r.ports[0].up.stats.flood_copies, 0);
+    assert_int_equal(st(&r, 0)->flood_copies, 0);
     assert_balanced(&r);
     rig_fini(&r);
 }
@@ -672,23 +772,23 @@ static void test_tso_mtu_is_per_segment(void **state)
 
     /* segments of 14 + 20 + 20 + 1465 = 1519 bytes: one more than a 1500 MTU allows */
     input_one(&r, 0, tso_frame(10, 11, 0, TSO_PAYLOAD, 1465, orig));
-    assert_int_equal(r.ports[0].up.stats.drops[PORT_DROP_RX_TOO_BIG], 1);
+    assert_int_equal(st(&r, 0)->drops[PORT_DROP_RX_TOO_BIG], 1);
     /* 1464: exactly the MTU with a VLAN tag's room; the 10 KB pkt_len does not count */
     input_one(&r, 0, tso_frame(10, 11, 0, TSO_PAYLOAD, 1464, orig));
-    assert_int_equal(r.ports[0].up.stats.drops[PORT_DROP_RX_TOO_BIG], 1);
+    assert_int_equal(st(&r, 0)->drops[PORT_DROP_RX_TOO_BIG], 1);
     assert_int_equal(r.ports[1].n_seen, 1);
 
     /* a jumbo ingress port sends 8948-byte segments, which no 1500-MTU port takes, TSO or not */
     r.ports[0].up.max_frame = 9000 + 18;
     input_one(&r, 0, tso_frame(10, 99, 0, TSO_PAYLOAD, 8948, orig)); /* flooded to 1 and 2 */
-    assert_int_equal(r.ports[0].up.stats.drops[PORT_DROP_RX_TOO_BIG], 1);
-    assert_int_equal(r.ports[1].up.stats.drops[PORT_DROP_TX_TOO_BIG], 1);
-    assert_int_equal(r.ports[2].up.stats.drops[PORT_DROP_TX_TOO_BIG], 1);
+    assert_int_equal(st(&r, 0)->drops[PORT_DROP_RX_TOO_BIG], 1);
+    assert_int_equal(st(&r, 1)->drops[PORT_DROP_TX_TOO_BIG], 1);
+    assert_int_equal(st(&r, 2)->drops[PORT_DROP_TX_TOO_BIG], 1);
     /* and a small egress MTU refuses 1440-byte segments too, before segmenting */
     r.ports[2].up.max_frame = 1000;
     input_one(&r, 0, tso_frame(10, 12, 1, TSO_PAYLOAD, TSO_MSS6, orig));
-    assert_int_equal(r.ports[2].up.stats.drops[PORT_DROP_TX_TOO_BIG], 2);
-    assert_int_equal(r.ports[2].up.stats.gso_frames, 0);
+    assert_int_equal(st(&r, 2)->drops[PORT_DROP_TX_TOO_BIG], 2);
+    assert_int_equal(st(&r, 2)->gso_frames, 0);
     assert_int_equal(r.ports[2].n_seen, 0);
     assert_int_equal(r.ports[1].n_seen, 1);
     assert_balanced(&r);
@@ -731,7 +831,7 @@ static void send_train(struct rig *r, unsigned in, unsigned src, unsigned dst, i
 
     assert_true(n <= PORT_BURST);
     train(pkts, src, dst, ipv6, first, n, mss);
-    sw_input(&r->sw, &r->ports[in].up, pkts, (uint16_t)n);
+    sw_input(&r->sw, (uint16_t)in, pkts, (uint16_t)n);
     sw_flush(&r->sw);
 }
 
@@ -790,13 +890,13 @@ static void check_aggregate(const struct rte_mbuf *m, unsigned src, unsigned dst
 
 #define NONE (-1)
 
-/* What port t's RSC counters gained since `before` is exactly this: segments_in, aggregates_out,
+/* What a port's RSC counters gained since `before` is exactly this: segments_in, aggregates_out,
  * `flushes` under one flush reason and `bypasses` under one bypass reason (NONE: none), 0
  * elsewhere. */
-static void check_rsc(const struct test_port *t, const struct rsc_stats *before, uint64_t in,
+static void check_rsc(const struct port_stats *port, const struct rsc_stats *before, uint64_t in,
                       uint64_t out, int flush, uint64_t flushes, int bypass, uint64_t bypasses)
 {
-    const struct rsc_stats *now = &t->up.stats.rsc;
+    const struct rsc_stats *now = &port->rsc;
 
     assert_int_equal(now->segments_in - before->segments_in, in);
     assert_int_equal(now->aggregates_out - before->aggregates_out, out);
@@ -821,25 +921,25 @@ static void test_rsc_train_becomes_one_tso_frame(void **state)
     r.ports[1].offloads = PORT_OL_TSO4 | PORT_OL_CSUM;
     r.ports[2].offloads = PORT_OL_TSO4 | PORT_OL_CSUM;
     learn_1_and_2(&r);
-    before = r.ports[1].up.stats.rsc;
-    tx = r.ports[1].up.stats.tx_packets;
-    bytes = r.ports[1].up.stats.tx_bytes;
+    before = st(&r, 1)->rsc;
+    tx = st(&r, 1)->tx_packets;
+    bytes = st(&r, 1)->tx_bytes;
 
     train(pkts, 10, 11, 0, 0, TRAIN_N, TSO_MSS);
-    sw_input(&r.sw, &r.ports[0].up, pkts, TRAIN_N);
+    sw_input(&r.sw, 0, pkts, TRAIN_N);
     assert_true(rsc_idle(&r.sw.rsc));
-    assert_int_equal(r.ports[1].up.tx_count, 1);
+    assert_int_equal(r.sw.ports[1].tx_count, 1);
     sw_flush(&r.sw);
 
     assert_int_equal(r.ports[1].n_seen, 1);
     check_aggregate(r.ports[1].seen[0], 10, 11, 0, 0, TRAIN_N, TSO_MSS);
-    assert_int_equal(r.ports[1].up.stats.tx_packets - tx, 1);
-    assert_int_equal(r.ports[1].up.stats.tx_bytes - bytes, 14 + 20 + 20 + TRAIN_N * TSO_MSS);
-    check_rsc(&r.ports[1], &before, TRAIN_N, 1, RSC_FLUSH_POLL_END, 1, NONE, 0);
-    assert_int_equal(r.ports[1].up.stats.gso_frames, 0);
+    assert_int_equal(st(&r, 1)->tx_packets - tx, 1);
+    assert_int_equal(st(&r, 1)->tx_bytes - bytes, 14 + 20 + 20 + TRAIN_N * TSO_MSS);
+    check_rsc(st(&r, 1), &before, TRAIN_N, 1, RSC_FLUSH_POLL_END, 1, NONE, 0);
+    assert_int_equal(st(&r, 1)->gso_frames, 0);
     assert_int_equal(r.ports[2].n_seen, 0);
     for (unsigned p = 0; p < 3; p++)
-        assert_int_equal(total_drops(&r.ports[p].up.stats), 0);
+        assert_int_equal(total_drops(st(&r, p)), 0);
     assert_balanced(&r);
     rig_fini(&r);
 }
@@ -854,12 +954,13 @@ static void test_rsc_off_passes_the_train_unchanged(void **state)
     rig_init(&r, 3, NULL);
     r.ports[1].offloads = PORT_OL_TSO4 | PORT_OL_CSUM;
     r.ports[1].up.rsc = false;
+    sw_set_rsc(&r.sw, &r.ports[1].up, false);
     learn_1_and_2(&r);
-    before = r.ports[1].up.stats.rsc;
+    before = st(&r, 1)->rsc;
     send_train(&r, 0, 10, 11, 0, 0, TRAIN_N, TSO_MSS);
     assert_int_equal(r.ports[1].n_seen, TRAIN_N);
     check_train(&r.ports[1], 0, 10, 11, 0, 0, TRAIN_N, TSO_MSS);
-    check_rsc(&r.ports[1], &before, 0, 0, NONE, 0, NONE, 0);
+    check_rsc(st(&r, 1), &before, 0, 0, NONE, 0, NONE, 0);
     assert_balanced(&r);
     rig_fini(&r);
 }
@@ -890,11 +991,11 @@ static void test_rsc_bypassed_for_a_receiver_that_cannot_take_it(void **state)
         r.ports[1].posted_frame = cases[c].posted_frame;
         r.ports[1].posted_segs = cases[c].posted_segs;
         learn_1_and_2(&r);
-        before = r.ports[1].up.stats.rsc;
+        before = st(&r, 1)->rsc;
         send_train(&r, 0, 10, 11, 0, 0, TRAIN_N, TSO_MSS);
         assert_int_equal(r.ports[1].n_seen, TRAIN_N);
         check_train(&r.ports[1], 0, 10, 11, 0, 0, TRAIN_N, TSO_MSS);
-        check_rsc(&r.ports[1], &before, 0, 0, NONE, 0, RSC_BYPASS_RECEIVER, TRAIN_N);
+        check_rsc(st(&r, 1), &before, 0, 0, NONE, 0, RSC_BYPASS_RECEIVER, TRAIN_N);
         assert_balanced(&r);
         rig_fini(&r);
     }
@@ -912,16 +1013,16 @@ static void test_rsc_not_for_floods(void **state)
     r.ports[1].offloads = PORT_OL_TSO4 | PORT_OL_CSUM;
     r.ports[2].offloads = PORT_OL_TSO4 | PORT_OL_TSO6 | PORT_OL_CSUM;
     for (unsigned p = 0; p < 3; p++)
-        before[p] = r.ports[p].up.stats.rsc;
+        before[p] = st(&r, p)->rsc;
     send_train(&r, 0, 10, 99, 0, 0, TRAIN_N, TSO_MSS); /* 99: unknown */
     for (unsigned p = 1; p <= 2; p++) {
         assert_int_equal(r.ports[p].n_seen, TRAIN_N);
         check_train(&r.ports[p], 0, 10, 99, 0, 0, TRAIN_N, TSO_MSS);
-        check_rsc(&r.ports[p], &before[p], 0, 0, NONE, 0, RSC_BYPASS_FLOOD, TRAIN_N);
+        check_rsc(st(&r, p), &before[p], 0, 0, NONE, 0, RSC_BYPASS_FLOOD, TRAIN_N);
     }
     for (unsigned i = 0; i < TRAIN_N; i++)
         assert_ptr_equal(r.ports[1].seen[i], r.ports[2].seen[i]);
-    assert_int_equal(r.ports[0].up.stats.flood_copies, TRAIN_N);
+    assert_int_equal(st(&r, 0)->flood_copies, TRAIN_N);
     assert_balanced(&r);
     rig_fini(&r);
 }
@@ -938,18 +1039,18 @@ static void test_rsc_ipv6_needs_tso6(void **state)
     r.ports[1].offloads = PORT_OL_TSO4 | PORT_OL_CSUM;
     r.ports[2].offloads = PORT_OL_TSO6 | PORT_OL_CSUM;
     learn_1_and_2(&r);
-    before1 = r.ports[1].up.stats.rsc;
-    before2 = r.ports[2].up.stats.rsc;
+    before1 = st(&r, 1)->rsc;
+    before2 = st(&r, 2)->rsc;
 
     send_train(&r, 0, 10, 11, 1, 0, TRAIN_N, TSO_MSS6);
     assert_int_equal(r.ports[1].n_seen, TRAIN_N);
     check_train(&r.ports[1], 0, 10, 11, 1, 0, TRAIN_N, TSO_MSS6);
-    check_rsc(&r.ports[1], &before1, 0, 0, NONE, 0, RSC_BYPASS_RECEIVER, TRAIN_N);
+    check_rsc(st(&r, 1), &before1, 0, 0, NONE, 0, RSC_BYPASS_RECEIVER, TRAIN_N);
 
     send_train(&r, 0, 10, 12, 1, 0, TRAIN_N, TSO_MSS6);
     assert_int_equal(r.ports[2].n_seen, 1);
     check_aggregate(r.ports[2].seen[0], 10, 12, 1, 0, TRAIN_N, TSO_MSS6);
-    check_rsc(&r.ports[2], &before2, TRAIN_N, 1, RSC_FLUSH_POLL_END, 1, NONE, 0);
+    check_rsc(st(&r, 2), &before2, TRAIN_N, 1, RSC_FLUSH_POLL_END, 1, NONE, 0);
     assert_balanced(&r);
     rig_fini(&r);
 }
@@ -986,7 +1087,7 @@ static void test_tso_frame_must_fit_the_posted_buffers(void **state)
         r.ports[1].posted_frame = cases[c].posted_frame;
         r.ports[1].posted_segs = cases[c].posted_segs;
         learn_1_and_2(&r);
-        before = r.ports[1].up.stats.rsc;
+        before = st(&r, 1)->rsc;
         m = tso_frame(10, 11, 0, TSO_PAYLOAD, TSO_MSS, orig);
         assert_int_equal(m->nb_segs, 5);
         assert_int_equal(rte_pktmbuf_pkt_len(m), len);
@@ -994,12 +1095,12 @@ static void test_tso_frame_must_fit_the_posted_buffers(void **state)
         if (cases[c].whole) {
             assert_int_equal(r.ports[1].n_seen, 1);
             check_whole(r.ports[1].seen[0], orig, 0, TSO_MSS);
-            assert_int_equal(r.ports[1].up.stats.gso_frames, 0);
+            assert_int_equal(st(&r, 1)->gso_frames, 0);
         } else {
-            check_segments(&r.ports[1], orig, 0, TSO_MSS);
+            check_segments(&r, 1, orig, 0, TSO_MSS);
         }
         /* either way the frame passed the engine, which lets go of its flow first */
-        check_rsc(&r.ports[1], &before, 0, 0, NONE, 0, RSC_BYPASS_LARGE, 1);
+        check_rsc(st(&r, 1), &before, 0, 0, NONE, 0, RSC_BYPASS_LARGE, 1);
         assert_balanced(&r);
         rig_fini(&r);
     }
@@ -1017,18 +1118,18 @@ static void test_rsc_one_aggregate_per_burst(void **state)
     rig_init(&r, 3, NULL);
     r.ports[1].offloads = PORT_OL_TSO4 | PORT_OL_CSUM;
     learn_1_and_2(&r);
-    before = r.ports[1].up.stats.rsc;
+    before = st(&r, 1)->rsc;
     train(pkts, 10, 11, 0, 0, TRAIN_N, TSO_MSS);
-    sw_input(&r.sw, &r.ports[0].up, pkts, TRAIN_N / 2);
+    sw_input(&r.sw, 0, pkts, TRAIN_N / 2);
     assert_true(rsc_idle(&r.sw.rsc));
-    assert_int_equal(r.ports[1].up.tx_count, 1);
-    sw_input(&r.sw, &r.ports[0].up, pkts + TRAIN_N / 2, TRAIN_N - TRAIN_N / 2);
-    assert_int_equal(r.ports[1].up.tx_count, 2);
+    assert_int_equal(r.sw.ports[1].tx_count, 1);
+    sw_input(&r.sw, 0, pkts + TRAIN_N / 2, TRAIN_N - TRAIN_N / 2);
+    assert_int_equal(r.sw.ports[1].tx_count, 2);
     sw_flush(&r.sw);
     assert_int_equal(r.ports[1].n_seen, 2);
     check_aggregate(r.ports[1].seen[0], 10, 11, 0, 0, TRAIN_N / 2, TSO_MSS);
     check_aggregate(r.ports[1].seen[1], 10, 11, 0, TRAIN_N / 2, TRAIN_N - TRAIN_N / 2, TSO_MSS);
-    check_rsc(&r.ports[1], &before, TRAIN_N, 2, RSC_FLUSH_POLL_END, 2, NONE, 0);
+    check_rsc(st(&r, 1), &before, TRAIN_N, 2, RSC_FLUSH_POLL_END, 2, NONE, 0);
     assert_balanced(&r);
     rig_fini(&r);
 }
@@ -1047,7 +1148,7 @@ static void test_rsc_aggregate_goes_before_a_tso_frame_of_its_flow(void **state)
     rig_init(&r, 3, NULL);
     r.ports[1].offloads = PORT_OL_TSO4 | PORT_OL_CSUM;
     learn_1_and_2(&r);
-    before = r.ports[1].up.stats.rsc;
+    before = st(&r, 1)->rsc;
     train(pkts, 10, 11, 0, 0, 2, TSO_MSS);
     len = tcp_build(orig, 10, 11, 0, 2 * TSO_MSS, TSO_PAYLOAD, IP_ID0 + 2, TCP_FACK);
     tcp_checksum(orig, 0, len, 1);
@@ -1057,14 +1158,14 @@ static void test_rsc_aggregate_goes_before_a_tso_frame_of_its_flow(void **state)
     pkts[2]->l3_len = 20;
     pkts[2]->l4_len = 20;
     pkts[2]->tso_segsz = TSO_MSS;
-    sw_input(&r.sw, &r.ports[0].up, pkts, 3);
+    sw_input(&r.sw, 0, pkts, 3);
     sw_flush(&r.sw);
     assert_int_equal(r.ports[1].n_seen, 2);
     check_aggregate(r.ports[1].seen[0], 10, 11, 0, 0, 2, TSO_MSS);
     assert_int_equal(flatten(r.ports[1].seen[1], got), len);
     assert_memory_equal(got, orig, len);
     assert_true(r.ports[1].seen[1]->ol_flags & RTE_MBUF_F_TX_TCP_SEG);
-    check_rsc(&r.ports[1], &before, 2, 1, RSC_FLUSH_UNMERGEABLE, 1, RSC_BYPASS_LARGE, 1);
+    check_rsc(st(&r, 1), &before, 2, 1, RSC_FLUSH_UNMERGEABLE, 1, RSC_BYPASS_LARGE, 1);
     assert_balanced(&r);
     rig_fini(&r);
 }
@@ -1092,10 +1193,10 @@ static void test_rsc_aggregate_goes_before_a_segmented_tso_frame(void **state)
     pkts[2]->l3_len = 20;
     pkts[2]->l4_len = 20;
     pkts[2]->tso_segsz = TSO_MSS;
-    sw_input(&r.sw, &r.ports[0].up, pkts, 3);
+    sw_input(&r.sw, 0, pkts, 3);
     sw_flush(&r.sw);
     assert_true(r.ports[1].n_seen > 2);
-    assert_int_equal(r.ports[1].up.stats.gso_frames, 1);
+    assert_int_equal(st(&r, 1)->gso_frames, 1);
     /* sequence numbers only grow along what the port received */
     seq0 = rd32(rte_pktmbuf_mtod_offset(r.ports[1].seen[0], uint8_t *, 14 + 20 + 4));
     for (uint16_t i = 1; i < r.ports[1].n_seen; i++) {
@@ -1184,12 +1285,13 @@ static void test_random_traffic_balances(void **state)
             t->ring_room = (uint16_t)(rand_r(&seed) % 40);
             t->offloads = (uint32_t)rand_r(&seed) & (PORT_OL_CSUM | PORT_OL_TSO4 | PORT_OL_TSO6);
             t->up.rsc = rand_r(&seed) % 4 != 0;
+            sw_set_rsc(&r.sw, &t->up, t->up.rsc);
             t->posted_frame = posted_frame[rand_r(&seed) % 4];
             t->posted_segs = posted_segs[rand_r(&seed) % 4];
         }
         for (uint16_t i = 0; i < n; i++)
             burst[i] = random_frame(&seed, flows);
-        sw_input(&r.sw, &r.ports[in].up, burst, n);
+        sw_input(&r.sw, (uint16_t)in, burst, n);
         assert_true(rsc_idle(&r.sw.rsc));
         sw_flush(&r.sw);
         assert_balanced(&r);
@@ -1197,14 +1299,14 @@ static void test_random_traffic_balances(void **state)
     }
     /* the engine had work of every kind */
     for (unsigned p = 0; p < 6; p++) {
-        const struct port_stats *st = &r.ports[p].up.stats;
-        sum.segments_in += st->rsc.segments_in;
-        sum.aggregates_out += st->rsc.aggregates_out;
+        const struct port_stats *s = st(&r, p);
+        sum.segments_in += s->rsc.segments_in;
+        sum.aggregates_out += s->rsc.aggregates_out;
         for (int i = 0; i < RSC_FLUSH_N; i++)
-            sum.flushes[i] += st->rsc.flushes[i];
+            sum.flushes[i] += s->rsc.flushes[i];
         for (int i = 0; i < RSC_BYPASS_N; i++)
-            sum.bypasses[i] += st->rsc.bypasses[i];
-        gso_frames += st->gso_frames;
+            sum.bypasses[i] += s->rsc.bypasses[i];
+        gso_frames += s->gso_frames;
     }
     assert_true(sum.aggregates_out > 0);
     assert_true(sum.segments_in > sum.aggregates_out);
@@ -1237,6 +1339,7 @@ int main(void)
         cmocka_unit_test(test_drops_by_reason),
         cmocka_unit_test(test_lone_port_flood_is_no_port),
         cmocka_unit_test(test_detach_forgets_the_port),
+        cmocka_unit_test(test_two_workers_share_the_fdb),
         cmocka_unit_test(test_flood_with_partial_checksum),
         cmocka_unit_test(test_flood_of_a_chained_frame),
         cmocka_unit_test(test_tso_whole_or_segmented),

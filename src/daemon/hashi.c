@@ -264,8 +264,10 @@ static void assign_new_rxqs(struct hashi *h, unsigned id)
 /* Forgets where port id's queues were, pins included. */
 static void unassign_rxqs(struct hashi *h, unsigned id)
 {
-    for (unsigned q = 0; q < CONFIG_QUEUES_MAX; q++)
+    for (unsigned q = 0; q < CONFIG_QUEUES_MAX; q++) {
         h->rxqs[id][q] = (struct hashi_rxq){.worker = -1, .pinned = false};
+        h->numa_warned[id][q] = false;
+    }
 }
 
 /* --- ports --- */
@@ -526,9 +528,51 @@ int hashi_port_set(struct hashi *h, const char *name, const char *key, const cha
     return rc;
 }
 
+/* A queue is best served from the node where its peer's memory is: every frame is copied in
+ * or out of that memory. Unpinned queues move there (to the node's least busy worker); a
+ * pinned one, or one with no worker on that node, stays and is reported once. */
+static void place_by_numa(struct hashi *h, struct port *port)
+{
+    int node = atomic_load(&port->numa);
+    bool moved = false;
+
+    for (uint16_t q = 0; q < port->n_rxq && node >= 0; q++) {
+        struct hashi_rxq *r = &h->rxqs[port->id][q];
+        uint64_t count[WORKER_MAX];
+        int best = -1;
+
+        if (r->worker < 0 || h->workers[r->worker].numa == node)
+            continue;
+        for (unsigned w = 0; w < h->n_workers; w++) {
+            count[w] = 0;
+            for (unsigned p = 0; p < PORT_MAX; p++)
+                for (unsigned i = 0; h->ports[p] && i < h->ports[p]->n_rxq; i++)
+                    count[w] += h->rxqs[p][i].worker == (int8_t)w;
+            if (h->workers[w].numa == node && (best < 0 || count[w] < count[best]))
+                best = (int)w;
+        }
+        if (best >= 0 && !r->pinned) {
+            r->worker = (int8_t)best;
+            moved = true;
+        } else if (!h->numa_warned[port->id][q]) {
+            LOG_WARN("port %s: queue %u is served by core %d on NUMA node %d, its guest's memory "
+                     "is on node %d (%s)",
+                     port->name, q, h->workers[r->worker].core, h->workers[r->worker].numa, node,
+                     r->pinned ? "pinned there" : "no worker on that node; add one to --cores");
+            h->numa_warned[port->id][q] = true;
+        }
+    }
+    if (moved)
+        apply_rxqs(h);
+}
+
 void hashi_housekeeping(struct hashi *h)
 {
     char err[PORT_ERR_SIZE];
+
+    for (unsigned id = 0; id < PORT_MAX; id++)
+        if (h->ports[id])
+            place_by_numa(h, h->ports[id]);
 
     for (unsigned id = 0; id < PORT_MAX; id++) {
         struct port *port = h->ports[id];
@@ -571,6 +615,7 @@ int hashi_rxq_pin(struct hashi *h, const char *name, unsigned queue, int core, c
         return EINVAL;
     }
     h->rxqs[port->id][queue] = (struct hashi_rxq){.worker = (int8_t)w, .pinned = true};
+    h->numa_warned[port->id][queue] = false;
     apply_rxqs(h);
     LOG_INFO("port %s: receive queue %u pinned to core %d", name, queue, core);
     return 0;

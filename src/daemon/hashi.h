@@ -41,6 +41,7 @@ struct hashi {
     char ifnames[PORT_MAX][CONFIG_IFNAME_SIZE]; /* kernel interface of each port, "" for none */
     struct hashi_rxq rxqs[PORT_MAX][CONFIG_QUEUES_MAX];
     uint64_t steering_version[PORT_MAX]; /* MAC-steered uplinks: the map last given */
+    bool numa_warned[PORT_MAX][CONFIG_QUEUES_MAX]; /* queue served across NUMA nodes, logged */
 };
 
 /* Counters of one port, summed over the workers at one instant. */
@@ -95,7 +96,8 @@ int hashi_rxq_pin(struct hashi *h, const char *name, unsigned queue, int core, c
 void hashi_rxq_rebalance(struct hashi *h);
 
 /* Once a second on the control thread: brings MAC steering maps up to date with what the FDB
- * has learned. */
+ * has learned, and places a guest's unpinned queues on a worker of the NUMA node of its memory
+ * (logging a warning, once, where a pin or the cores keep a queue on another node). */
 void hashi_housekeeping(struct hashi *h);
 
 /* Copies every port's counters (in id order) into out[PORT_MAX]; returns how many ports. */

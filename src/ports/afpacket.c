@@ -64,6 +64,17 @@ static int set_int(int fd, int level, int name, int value)
     return setsockopt(fd, level, name, &value, sizeof value);
 }
 
+static struct sock_filter incoming_code[] = {
+    BPF_STMT(BPF_LD | BPF_B | BPF_ABS, (uint32_t)(SKF_AD_OFF + SKF_AD_PKTTYPE)),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PACKET_OUTGOING, 0, 1),
+    BPF_STMT(BPF_RET | BPF_K, 0),      /* outgoing: not for this socket */
+    BPF_STMT(BPF_RET | BPF_K, UINT32_MAX), /* anything else, whole */
+};
+static const struct sock_fprog incoming_only = {
+    .len = sizeof incoming_code / sizeof incoming_code[0],
+    .filter = incoming_code,
+};
+
 /* A packet socket on ifindex with large buffers. A receiving one is promiscuous, blind to the
  * frames sent out of the interface, and a member of the port's fanout group; a sending one
  * receives nothing. Returns the descriptor, or -1 with err set. */
@@ -101,6 +112,12 @@ static int open_socket(const struct afpacket_port *ap, bool rx, char *err, size_
         goto fail;
     if (!rx)
         return fd;
+    /* A fanout group has its own receive hook, which PACKET_IGNORE_OUTGOING does not reach
+     * (the group's flag for it is newer than the kernels hashi supports): this filter keeps
+     * what hashi sends out of the interface from coming back in. */
+    step = "the outgoing-frame filter";
+    if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &incoming_only, sizeof incoming_only) < 0)
+        goto fail;
     step = "PACKET_FANOUT";
     if (set_int(fd, SOL_PACKET, PACKET_FANOUT, ap->fanout_id | fanout_mode << 16) < 0)
         goto fail;

@@ -23,5 +23,6 @@ void port_init(struct port *port, const struct port_class *class, const struct p
         port->rsc_refusal = "it was added with offload off (delete it and add it with offload on)";
     port->rsc = !port->rsc_refusal && config_port_rsc(cfg);
     port->n_rxq = 1;
+    atomic_init(&port->numa, -1);
     port->steering = cfg->steer_mac ? PORT_STEER_MAC : PORT_STEER_RSS;
 }

@@ -15,6 +15,7 @@
 #ifndef HASHI_PORT_H
 #define HASHI_PORT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -183,6 +184,7 @@ struct port {
     bool rsc;                /* coalesce TCP segments for this port's peer: the setting, which
                                 each worker copies (control thread) */
     uint16_t n_rxq;          /* receive queues; changed only while no worker polls the port */
+    atomic_int numa;         /* NUMA node of the peer's memory (a guest's), -1 unknown */
     enum port_steering steering;
 };
 

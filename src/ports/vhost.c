@@ -128,6 +128,7 @@ static int vhost_new_device(int vid)
     vp->features = features;
     vp->frontend_mtu = mtu;
     vp->mrg_rxbuf = features & (1ull << VIRTIO_NET_F_MRG_RXBUF);
+    atomic_store(&vp->up.numa, rte_vhost_get_numa_node(vid));
     atomic_store(&vp->offloads, offloads_from_features(features));
     atomic_store_explicit(&vp->vid, vid, memory_order_release);
     LOG_INFO("port %s: frontend ready on %s (features 0x%llx, %u queue pair%s)", vp->up.name,
@@ -151,6 +152,7 @@ static void vhost_destroy_device(int vid)
         atomic_store(&vp->vid, -1);
         atomic_store(&vp->offloads, 0);
         atomic_store(&vp->enabled, 0); /* a new connection enables its own queues */
+        atomic_store(&vp->up.numa, -1);
         vp->env.sync(vp->env.sync_ctx);
         LOG_INFO("port %s: frontend gone", vp->up.name);
     }

@@ -305,8 +305,7 @@ int config_set_cores(struct hashi_config *cfg, const char *list, char *err, size
                     return -1;
                 }
             if (n == CONFIG_MAX_WORKERS) {
-                snprintf(err, errlen, "cores '%s' has more than %d CPUs", list,
-                         CONFIG_MAX_WORKERS);
+                snprintf(err, errlen, "cores '%s' has more than %d CPUs", list, CONFIG_MAX_WORKERS);
                 return -1;
             }
             cores[n++] = (int)cpu;

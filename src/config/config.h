@@ -30,9 +30,9 @@
 #define CONFIG_EAL_DEFAULT   "--no-huge -m 512 --no-pci"
 #define CONFIG_EAL_MAX_WORDS 56 /* words of `eal`, after hashi's own EAL arguments */
 
-#define CONFIG_IFNAME_SIZE 16 /* IFNAMSIZ */
-#define CONFIG_QUEUES_MAX  8
-#define CONFIG_MAX_WORKERS 16
+#define CONFIG_IFNAME_SIZE           16 /* IFNAMSIZ */
+#define CONFIG_QUEUES_MAX            8
+#define CONFIG_MAX_WORKERS           16
 #define CONFIG_POLL_PAUSE_US_DEFAULT 50   /* idle time before a worker pauses between polls */
 #define CONFIG_POLL_SLEEP_US_DEFAULT 1000 /* idle time before it sleeps on its queues' signals */
 #define CONFIG_POLL_US_MAX           10000000
@@ -69,9 +69,9 @@ struct port_config {
 
 struct hashi_config {
     char ctl_path[CONFIG_PATH_SIZE];
-    unsigned n_cores;                   /* workers; 0: one, on the last allowed CPU */
-    int cores[CONFIG_MAX_WORKERS];      /* the CPU of each worker */
-    bool poll_adaptive;                 /* idle workers sleep (poll = adaptive) or spin (always) */
+    unsigned n_cores;              /* workers; 0: one, on the last allowed CPU */
+    int cores[CONFIG_MAX_WORKERS]; /* the CPU of each worker */
+    bool poll_adaptive;            /* idle workers sleep (poll = adaptive) or spin (always) */
     uint32_t poll_pause_us, poll_sleep_us;
     bool rxq_assign_cycles; /* rxq-assign = cycles: by measured load; roundrobin: by count */
     char eal_args[CONFIG_EAL_SIZE];

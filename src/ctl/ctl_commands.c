@@ -179,7 +179,7 @@ static json_t *stats(struct hashi *h)
 }
 
 /* Each worker's cycles, as pmd-perf-show counts them, with its receive queues and their load
- * since they were last assigned. */
+ * since the last rebalance (or since the queue was made). */
 static json_t *worker_list(struct hashi *h)
 {
     static struct hashi_worker_view views[WORKER_MAX]; /* control thread only */
@@ -205,9 +205,8 @@ static json_t *worker_list(struct hashi *h)
             json_array_append_new(
                 queues,
                 json_pack("{s:s, s:i, s:b, s:I, s:I, s:f}", "port", port ? port->name : "?",
-                          "queue", q->queue, "pinned", h->rxqs[q->port][q->queue].pinned,
-                          "packets", (json_int_t)q->packets, "cycles", (json_int_t)q->cycles,
-                          "load_percent",
+                          "queue", q->queue, "pinned", h->rxqs[q->port][q->queue].pinned, "packets",
+                          (json_int_t)q->packets, "cycles", (json_int_t)q->cycles, "load_percent",
                           queue_cycles ? 100.0 * (double)q->cycles / (double)queue_cycles : 0.0));
         }
         json_array_append_new(
@@ -215,16 +214,14 @@ static json_t *worker_list(struct hashi *h)
             json_pack("{s:i, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:I, s:f, s:i, "
                       "s:i, s:o}",
                       "core", views[w].core, "numa", views[w].numa, "mode",
-                      views[w].adaptive ? "adaptive" : "always", "packets",
-                      (json_int_t)st->packets, "iterations", (json_int_t)st->iterations,
-                      "busy_cycles", (json_int_t)st->busy_cycles, "idle_cycles",
-                      (json_int_t)st->idle_cycles, "sleep_cycles", (json_int_t)st->sleep_cycles,
-                      "cycles_per_packet",
+                      views[w].adaptive ? "adaptive" : "always", "packets", (json_int_t)st->packets,
+                      "iterations", (json_int_t)st->iterations, "busy_cycles",
+                      (json_int_t)st->busy_cycles, "idle_cycles", (json_int_t)st->idle_cycles,
+                      "sleep_cycles", (json_int_t)st->sleep_cycles, "cycles_per_packet",
                       st->packets ? (double)st->busy_cycles / (double)st->packets : 0.0,
                       "busy_percent", all ? 100.0 * (double)st->busy_cycles / (double)all : 0.0,
                       "sleeps", (json_int_t)st->sleeps, "wakes", (json_int_t)st->wakes,
-                      "sleep_percent",
-                      all ? 100.0 * (double)st->sleep_cycles / (double)all : 0.0,
+                      "sleep_percent", all ? 100.0 * (double)st->sleep_cycles / (double)all : 0.0,
                       "buffers_in_use", (int)in_use, "buffers_total", (int)total, "queues",
                       queues));
     }
@@ -242,8 +239,8 @@ static json_t *rxq_pin(struct hashi *h, json_t *args, const char **error)
         *error = "rxq-pin needs a port, a queue (0-7) and a core (-1 unpins)";
         return NULL;
     }
-    if (hashi_rxq_pin(h, name, (unsigned)json_integer_value(queue),
-                      (int)json_integer_value(core), error_buf, sizeof error_buf) != 0)
+    if (hashi_rxq_pin(h, name, (unsigned)json_integer_value(queue), (int)json_integer_value(core),
+                      error_buf, sizeof error_buf) != 0)
         *error = error_buf;
     return NULL;
 }

@@ -24,8 +24,8 @@ static struct rte_mempool *pool_for_node(struct hashi *h, int node, char *err, s
     if (h->pools[node])
         return h->pools[node];
     snprintf(name, sizeof name, "hashi_mbufs_%d", node);
-    h->pools[node] = rte_pktmbuf_pool_create(name, POOL_MBUFS, POOL_CACHE, 0,
-                                             RTE_MBUF_DEFAULT_BUF_SIZE, node);
+    h->pools[node] =
+        rte_pktmbuf_pool_create(name, POOL_MBUFS, POOL_CACHE, 0, RTE_MBUF_DEFAULT_BUF_SIZE, node);
     if (!h->pools[node])
         snprintf(err, errlen,
                  "cannot create the buffer pool on NUMA node %d (%s); give DPDK more memory, "
@@ -230,15 +230,17 @@ static void apply_rxqs(struct hashi *h)
     }
 }
 
-/* The worker with the least `load` (ties: the lowest index). */
-static unsigned least_loaded(const struct hashi *h, const uint64_t *load)
+/* The worker with the least `load` (ties: the lowest index), among those on NUMA node `node`
+ * if there are any (node -1: any worker). */
+static unsigned least_loaded(const struct hashi *h, const uint64_t *load, int node)
 {
-    unsigned best = 0;
+    int best = -1;
 
-    for (unsigned w = 1; w < h->n_workers; w++)
-        if (load[w] < load[best])
-            best = w;
-    return best;
+    for (int pass = 0; pass < 2 && best < 0; pass++, node = -1)
+        for (unsigned w = 0; w < h->n_workers; w++)
+            if ((node < 0 || h->workers[w].numa == node) && (best < 0 || load[w] < load[best]))
+                best = (int)w;
+    return (unsigned)best;
 }
 
 /* Places every unassigned queue of port id on the worker with the fewest queues: round-robin
@@ -254,7 +256,7 @@ static void assign_new_rxqs(struct hashi *h, unsigned id)
     for (uint16_t q = 0; q < h->ports[id]->n_rxq; q++) {
         struct hashi_rxq *r = &h->rxqs[id][q];
         if (r->worker < 0) {
-            unsigned w = least_loaded(h, count);
+            unsigned w = least_loaded(h, count, atomic_load(&h->ports[id]->numa));
             r->worker = (int8_t)w;
             count[w]++;
         }
@@ -393,7 +395,8 @@ static int update_mac_steering(struct hashi *h, struct port *uplink, bool force,
         const struct port *dst = views[i].port < PORT_MAX ? h->ports[views[i].port] : NULL;
         int8_t worker;
 
-        if (!dst || dst == uplink || dst->bridge != uplink->bridge || views[i].bridge != dst->bridge)
+        if (!dst || dst == uplink || dst->bridge != uplink->bridge ||
+            views[i].bridge != dst->bridge)
             continue;
         worker = h->rxqs[dst->id][0].worker;
         for (uint16_t q = 0; q < uplink->n_rxq && worker >= 0; q++)
@@ -428,8 +431,8 @@ static void set_rsc_on_worker(struct worker *w, void *arg)
     sw_set_rsc(&w->sw, set->port, set->on);
 }
 
-static int set_rsc(struct hashi *h, struct port *port, const struct port_config *parsed,
-                   char *err, size_t errlen)
+static int set_rsc(struct hashi *h, struct port *port, const struct port_config *parsed, char *err,
+                   size_t errlen)
 {
     struct rsc_setting set = {.port = port, .on = parsed->rsc == 1};
 
@@ -451,8 +454,9 @@ static int set_queues(struct hashi *h, struct port *port, uint16_t n, char *err,
 
     if (!port->class->set_queues) {
         snprintf(err, errlen,
-                 "port %s (%s) cannot change its queues while running; a vhost-user guest "
-                 "chooses its queue pairs (up to the port's queues, set when it is added)",
+                 "port %s (%s) cannot change its queues while running (a vhost-user guest "
+                 "chooses how many of the port's queue pairs it uses: delete and add the port "
+                 "to change the most; an afxdp port has one)",
                  port->name, port->class->type);
         return EINVAL;
     }
@@ -502,8 +506,8 @@ int hashi_port_set(struct hashi *h, const char *name, const char *key, const cha
         return ENOENT;
     }
     if (strcmp(key, "rsc") != 0 && strcmp(key, "queues") != 0 && strcmp(key, "steering") != 0) {
-        snprintf(err, errlen, "'%s' cannot be set on a running port; settable: rsc, queues, steering",
-                 key);
+        snprintf(err, errlen,
+                 "'%s' cannot be set on a running port; settable: rsc, queues, steering", key);
         return EINVAL;
     }
     config_port_init(&parsed);
@@ -520,8 +524,7 @@ int hashi_port_set(struct hashi *h, const char *name, const char *key, const cha
                  name, port->class->type);
         rc = EINVAL;
     } else {
-        rc = set_steering(h, port, parsed.steer_mac ? PORT_STEER_MAC : PORT_STEER_RSS, err,
-                          errlen);
+        rc = set_steering(h, port, parsed.steer_mac ? PORT_STEER_MAC : PORT_STEER_RSS, err, errlen);
     }
     if (rc == 0)
         LOG_INFO("port %s: %s %s", name, key, value);
@@ -650,7 +653,8 @@ void hashi_rxq_rebalance(struct hashi *h)
     unsigned n = 0, n_workers = hashi_workers(h, views);
 
     /* pinned queues stay and count toward their worker's load; the rest are placed heaviest
-     * first on the least loaded worker (by cycles), or spread evenly by count (roundrobin) */
+     * first on the least loaded worker (by cycles), or spread evenly by count (roundrobin),
+     * on the NUMA node of their peer's memory where it is known and has a worker */
     for (unsigned w = 0; w < n_workers; w++)
         for (uint16_t i = 0; i < views[w].n_rxqs; i++) {
             const struct worker_rxq *q = &views[w].rxqs[i];
@@ -662,7 +666,7 @@ void hashi_rxq_rebalance(struct hashi *h)
         }
     qsort(loads, n, sizeof *loads, by_load_desc);
     for (unsigned i = 0; i < n; i++) {
-        unsigned w = least_loaded(h, load);
+        unsigned w = least_loaded(h, load, atomic_load(&h->ports[loads[i].port]->numa));
         h->rxqs[loads[i].port][loads[i].queue].worker = (int8_t)w;
         /* a queue that carried nothing still counts, so idle queues spread too */
         load[w] += loads[i].cycles ? loads[i].cycles : 1;

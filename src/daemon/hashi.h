@@ -40,7 +40,7 @@ struct hashi {
     struct port *ports[PORT_MAX];               /* by id, NULL: free */
     char ifnames[PORT_MAX][CONFIG_IFNAME_SIZE]; /* kernel interface of each port, "" for none */
     struct hashi_rxq rxqs[PORT_MAX][CONFIG_QUEUES_MAX];
-    uint64_t steering_version[PORT_MAX]; /* MAC-steered uplinks: the map last given */
+    uint64_t steering_version[PORT_MAX];           /* MAC-steered uplinks: the map last given */
     bool numa_warned[PORT_MAX][CONFIG_QUEUES_MAX]; /* queue served across NUMA nodes, logged */
 };
 

@@ -322,8 +322,8 @@ int main(int argc, char **argv)
     }
     char cores[CONFIG_MAX_WORKERS * 6] = "";
     for (unsigned i = 0, len = 0; i < cfg.n_cores; i++)
-        len += (unsigned)snprintf(cores + len, sizeof cores - len, "%s%d", i ? "," : "",
-                                  cfg.cores[i]);
+        len +=
+            (unsigned)snprintf(cores + len, sizeof cores - len, "%s%d", i ? "," : "", cfg.cores[i]);
     LOG_INFO("hashi %s: %u worker%s on core%s %s (%s polling), control socket %s, %u ports",
              HASHI_VERSION, cfg.n_cores, cfg.n_cores == 1 ? "" : "s", cfg.n_cores == 1 ? "" : "s",
              cores, cfg.poll_adaptive ? "adaptive" : "always", cfg.ctl_path, cfg.n_ports);

@@ -67,7 +67,7 @@ static int set_int(int fd, int level, int name, int value)
 static struct sock_filter incoming_code[] = {
     BPF_STMT(BPF_LD | BPF_B | BPF_ABS, (uint32_t)(SKF_AD_OFF + SKF_AD_PKTTYPE)),
     BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PACKET_OUTGOING, 0, 1),
-    BPF_STMT(BPF_RET | BPF_K, 0),      /* outgoing: not for this socket */
+    BPF_STMT(BPF_RET | BPF_K, 0),          /* outgoing: not for this socket */
     BPF_STMT(BPF_RET | BPF_K, UINT32_MAX), /* anything else, whole */
 };
 static const struct sock_fprog incoming_only = {
@@ -243,8 +243,8 @@ static unsigned mac_program(struct sock_filter *prog, const uint64_t *macs, cons
     for (size_t i = 0; i < n; i++) {
         /* dst MAC bytes 2-5, then 0-1: a mismatch jumps to the next MAC's first instruction */
         prog[len++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 2);
-        prog[len++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
-                                                   (uint32_t)macs[i], 0, 3);
+        prog[len++] =
+            (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)macs[i], 0, 3);
         prog[len++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 0);
         prog[len++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
                                                    (uint32_t)(macs[i] >> 32), 0, 1);

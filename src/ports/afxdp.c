@@ -177,8 +177,8 @@ static uint16_t afxdp_rx_burst(struct port *port, uint16_t queue, const struct p
     return rte_eth_rx_burst(afxdp_port_cast(port)->eth_port, queue, pkts, n);
 }
 
-static uint16_t afxdp_tx_burst(struct port *port, const struct port_io *io,
-                               struct rte_mbuf **pkts, uint16_t n)
+static uint16_t afxdp_tx_burst(struct port *port, const struct port_io *io, struct rte_mbuf **pkts,
+                               uint16_t n)
 {
     struct afxdp_port *xp = afxdp_port_cast(port);
     uint16_t whole = 0, sent;

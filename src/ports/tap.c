@@ -112,8 +112,8 @@ static int open_queues(struct tap_port *tp, uint16_t n, char *err, size_t errlen
         int fd = open_queue(tp, err, errlen);
         if (fd < 0)
             return -1;
-        if (vnet_queue_init(&tp->queues[tp->n_queues], fd, true, false, tp->max_frame,
-                            tp->pool) != 0) {
+        if (vnet_queue_init(&tp->queues[tp->n_queues], fd, true, false, tp->max_frame, tp->pool) !=
+            0) {
             close(fd);
             snprintf(err, errlen, "the buffer pool's mbufs are too small for %u-byte frames",
                      tp->max_frame);

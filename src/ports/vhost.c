@@ -313,8 +313,8 @@ static uint16_t vhost_rx_burst(struct port *port, uint16_t queue, const struct p
     struct vhost_port *vp = vhost_port_cast(port);
     int vid = atomic_load_explicit(&vp->vid, memory_order_acquire);
 
-    if (vid < 0 || !(atomic_load_explicit(&vp->enabled, memory_order_relaxed) &
-                     1u << VHOST_GUEST_TX(queue)))
+    if (vid < 0 ||
+        !(atomic_load_explicit(&vp->enabled, memory_order_relaxed) & 1u << VHOST_GUEST_TX(queue)))
         return 0;
     return rte_vhost_dequeue_burst(vid, (uint16_t)VHOST_GUEST_TX(queue), io->pool, pkts, n);
 }
@@ -450,10 +450,9 @@ static void vhost_describe(struct port *port, json_t *out)
             json_array_append_new(features, json_string(shown[i].name));
     json_object_set_new(out, "frontend_mtu", json_integer(up ? vp->frontend_mtu : 0));
     json_object_set_new(out, "queues", json_integer(vp->queue_pairs));
-    json_object_set_new(out, "queues_enabled",
-                        json_integer(up ? __builtin_popcount(atomic_load(&vp->enabled) &
-                                                             0x55555555u)
-                                        : 0));
+    json_object_set_new(
+        out, "queues_enabled",
+        json_integer(up ? __builtin_popcount(atomic_load(&vp->enabled) & 0x55555555u) : 0));
     pthread_mutex_unlock(&registry_lock);
     json_object_set_new(out, "path", json_string(vp->path));
     json_object_set_new(out, "mode", json_string(vp->client ? "client" : "server"));

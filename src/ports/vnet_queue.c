@@ -186,8 +186,7 @@ uint16_t vnet_queue_rx(struct vnet_queue *q, const struct port_io *io, struct rt
         }
         enum vnet_verdict v = q->vnet_hdr ? vnet_hdr_to_mbuf(&hdr, m) : VNET_OK;
         if (unlikely(v != VNET_OK)) {
-            rx_drop(st, v == VNET_BAD_GSO ? PORT_DROP_RX_BAD_GSO : PORT_DROP_RX_BAD_CSUM_OFFSET,
-                    m);
+            rx_drop(st, v == VNET_BAD_GSO ? PORT_DROP_RX_BAD_GSO : PORT_DROP_RX_BAD_CSUM_OFFSET, m);
             continue;
         }
         pkts[got++] = m;
@@ -224,7 +223,7 @@ uint16_t vnet_queue_tx(struct vnet_queue *q, const struct port_io *io, struct rt
             break; /* the kernel's queue is full: the rest of the burst waits no better */
         } else {
             st->drops[errno == ENETDOWN || errno == ENXIO || errno == EIO ? PORT_DROP_TX_LINK_DOWN
-                                                                           : PORT_DROP_TX_ERROR]++;
+                                                                          : PORT_DROP_TX_ERROR]++;
         }
     }
     st->drops[PORT_DROP_TX_RING_FULL] += n - i;

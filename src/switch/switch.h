@@ -39,7 +39,6 @@
 #include "ports/port.h"
 #include "switch/fdb.h"
 
-
 /* One worker's side of one port. */
 struct sw_port {
     struct port *port; /* NULL: free slot */
@@ -51,9 +50,9 @@ struct sw_port {
 };
 
 struct sw {
-    struct fdb *fdb;            /* shared by every worker */
-    unsigned fdb_reader;        /* this worker's reader id in the FDB */
-    const uint32_t *aging_s;    /* per bridge, CONFIG_MAX_BRIDGES of them */
+    struct fdb *fdb;                /* shared by every worker */
+    unsigned fdb_reader;            /* this worker's reader id in the FDB */
+    const uint32_t *aging_s;        /* per bridge, CONFIG_MAX_BRIDGES of them */
     struct sw_port ports[PORT_MAX]; /* by port id */
     uint16_t n_ports_max;           /* highest used id + 1, bounds the loops over ports */
     uint32_t now;                   /* seconds, from sw_tick() */

@@ -159,6 +159,16 @@ int config_port_set(struct port_config *port, const char *key, const char *value
                      value);
             return -1;
         }
+    } else if (!strcmp(key, "dispatch")) {
+        if (!strcmp(value, "kernel") || !strcmp(value, "software")) {
+            port->soft_dispatch = !strcmp(value, "software");
+        } else {
+            snprintf(err, errlen,
+                     "dispatch '%s' is not valid; use: kernel (PACKET_FANOUT splits frames over "
+                     "the queues' sockets) or software (one socket, hashi splits)",
+                     value);
+            return -1;
+        }
     } else if (!strcmp(key, "offload")) {
         if (!strcmp(value, "on"))
             port->offload = true;
@@ -218,7 +228,7 @@ int config_port_set(struct port_config *port, const char *key, const char *value
     } else {
         snprintf(err, errlen,
                  "unknown port key '%s'; use: type, path, mode, ifname (or iface), queues, "
-                 "steering, offload, rsc, mtu, bridge",
+                 "steering, dispatch, offload, rsc, mtu, bridge",
                  key);
         return -1;
     }
@@ -240,6 +250,8 @@ int config_port_check(const struct port_config *port, char *err, size_t errlen)
             misplaced = "ifname";
         else if (port->steer_mac)
             misplaced = "steering"; /* the guest picks its transmit queue */
+        else if (port->soft_dispatch)
+            misplaced = "dispatch";
         else if (!port->offload)
             misplaced = "offload";
     } else {
@@ -256,6 +268,8 @@ int config_port_check(const struct port_config *port, char *err, size_t errlen)
             misplaced = "queues";
         else if (port->steer_mac && port->type != PORT_TYPE_AFPACKET)
             misplaced = "steering"; /* the kernel picks a TAP's queue */
+        else if (port->soft_dispatch && port->type != PORT_TYPE_AFPACKET)
+            misplaced = "dispatch";
         else if (!port->offload && port->type == PORT_TYPE_AFXDP)
             misplaced = "offload"; /* AF_XDP never carries offloads: nothing to turn off */
         else if (port->rsc >= 0 && port->type == PORT_TYPE_AFXDP)

@@ -61,6 +61,8 @@ struct port_config {
                                         vhost-user (queue pairs), afpacket (fanout sockets) */
     bool steer_mac;                  /* afpacket with queues > 1: split by destination MAC
                                         (steering = mac) rather than by flow (rss) */
+    bool soft_dispatch;              /* afpacket: hashi splits received frames over the queues
+                                        (dispatch = software), not the kernel's fanout */
     bool offload;  /* tap, afpacket: exchange TSO frames and partial checksums with the kernel */
     int rsc;       /* coalesce TCP segments toward this port: 1 on, 0 off, -1 the type's default */
     uint32_t mtu;  /* bytes of L3 payload, like `ip link set mtu` */

@@ -15,6 +15,10 @@
  * from the FDB, mapping each VM's MAC to the queue polled by the worker that serves the VM's
  * port, so one VM's traffic is received, switched and delivered on one core.
  *
+ * With `dispatch = software` the port has one socket instead, and hashi splits what it reads
+ * over the queues itself (ports/dispatch.h): the same two steerings, with hashi's Toeplitz
+ * hash for rss, at the cost of a hand-off between cores for every frame not kept by queue 0.
+ *
  * hashi's own socket code rather than DPDK's net_af_packet, because net_af_packet has no
  * virtio-net header: it would truncate GRO frames and could not hand TSO to the kernel.
  */
@@ -30,6 +34,7 @@
 
 #include <rte_malloc.h>
 
+#include "ports/dispatch.h"
 #include "ports/netif.h"
 #include "ports/port.h"
 #include "ports/vnet_queue.h"
@@ -45,11 +50,14 @@ struct afpacket_port {
     unsigned ifindex;
     bool offload;
     uint16_t fanout_id;
-    uint16_t n_queues;
+    bool soft_dispatch;
+    uint16_t n_queues;        /* sockets: one per queue, or one with software dispatch */
     struct rte_mempool *pool; /* sizes reads */
     uint64_t kernel_drops;    /* control thread only: frames the kernel dropped, socket full */
     struct vnet_queue queues[CONFIG_QUEUES_MAX]; /* receive queues; .fd: the socket */
     struct vnet_queue tx; /* one sending socket, apart, so receive sockets may come and go */
+    struct port_env env;
+    struct dispatch dispatch; /* with soft_dispatch */
 };
 
 const struct port_class afpacket_port_class;
@@ -112,6 +120,8 @@ static int open_socket(const struct afpacket_port *ap, bool rx, char *err, size_
         goto fail;
     if (!rx)
         return fd;
+    if (ap->soft_dispatch)
+        goto promiscuous;
     /* A fanout group has its own receive hook, which PACKET_IGNORE_OUTGOING does not reach
      * (the group's flag for it is newer than the kernels hashi supports): this filter keeps
      * what hashi sends out of the interface from coming back in. */
@@ -121,6 +131,7 @@ static int open_socket(const struct afpacket_port *ap, bool rx, char *err, size_
     step = "PACKET_FANOUT";
     if (set_int(fd, SOL_PACKET, PACKET_FANOUT, ap->fanout_id | fanout_mode << 16) < 0)
         goto fail;
+promiscuous:
     step = "promiscuous mode";
     if (setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &promisc, sizeof promisc) < 0)
         goto fail;
@@ -139,7 +150,8 @@ static void close_queues(struct afpacket_port *ap, uint16_t from)
         close(ap->queues[q].fd); /* leaving promiscuous mode with the last one */
     }
     ap->n_queues = from;
-    ap->up.n_rxq = from;
+    if (!ap->soft_dispatch)
+        ap->up.n_rxq = from;
 }
 
 /* Opens sockets until there are n. Returns 0, or EINVAL with err set. */
@@ -156,7 +168,8 @@ static int open_queues(struct afpacket_port *ap, uint16_t n, char *err, size_t e
             return EINVAL;
         }
     }
-    ap->up.n_rxq = n;
+    if (!ap->soft_dispatch)
+        ap->up.n_rxq = n;
     return 0;
 }
 
@@ -183,6 +196,8 @@ static int afpacket_open(const struct port_config *cfg, const struct port_env *e
     strcpy(ap->ifname, cfg->ifname);
     ap->offload = cfg->offload;
     ap->pool = env->pool;
+    ap->env = *env;
+    ap->soft_dispatch = cfg->soft_dispatch;
     ap->fanout_id = new_fanout_id();
     ap->ifindex = if_nametoindex(cfg->ifname);
     if (ap->ifindex == 0) {
@@ -194,19 +209,26 @@ static int afpacket_open(const struct port_config *cfg, const struct port_env *e
         snprintf(err, errlen, "cannot bring %s up: %s", ap->ifname, strerror(rc));
         goto fail;
     }
-    if ((rc = open_queues(ap, (uint16_t)cfg->queues, err, errlen)) != 0) {
-        close_queues(ap, 0);
+    if (ap->soft_dispatch &&
+        (rc = dispatch_init(&ap->dispatch, cfg->name, (uint16_t)cfg->queues, err, errlen)) != 0)
         goto fail;
+    ap->up.n_rxq = (uint16_t)cfg->queues;
+    if ((rc = open_queues(ap, ap->soft_dispatch ? 1 : (uint16_t)cfg->queues, err, errlen)) != 0) {
+        close_queues(ap, 0);
+        goto fail_dispatch;
     }
     if ((ap->tx.fd = open_socket(ap, false, err, errlen)) < 0) {
         close_queues(ap, 0);
         rc = EINVAL;
-        goto fail;
+        goto fail_dispatch;
     }
     vnet_queue_init(&ap->tx, ap->tx.fd, true, true, VNET_QUEUE_MAX_FRAME, ap->pool);
     *out = &ap->up;
     return 0;
 
+fail_dispatch:
+    if (ap->soft_dispatch)
+        dispatch_fini(&ap->dispatch);
 fail:
     rte_free(ap);
     return rc;
@@ -216,6 +238,12 @@ static void afpacket_close(struct port *port)
 {
     struct afpacket_port *ap = afpacket_port_cast(port);
 
+    if (ap->soft_dispatch) {
+        dispatch_fini(&ap->dispatch);
+        if (ap->dispatch.discarded)
+            LOG_WARN("port %s: %llu dispatched frames were still waiting for their queue",
+                     port->name, (unsigned long long)ap->dispatch.discarded);
+    }
     close_queues(ap, 0);
     close(ap->tx.fd);
     rte_free(ap);
@@ -225,6 +253,11 @@ static int afpacket_set_queues(struct port *port, uint16_t n, char *err, size_t 
 {
     struct afpacket_port *ap = afpacket_port_cast(port);
 
+    if (ap->soft_dispatch) {
+        int rc = dispatch_resize(&ap->dispatch, n, err, errlen);
+        port->n_rxq = ap->dispatch.n_queues;
+        return rc;
+    }
     if (n < ap->n_queues) {
         close_queues(ap, n);
         return 0;
@@ -261,6 +294,11 @@ static int afpacket_set_steering(struct port *port, enum port_steering mode, con
     static struct sock_filter prog[5 * AFPACKET_MAX_STEERED_MACS + 2]; /* control thread only */
     struct afpacket_port *ap = afpacket_port_cast(port);
 
+    if (ap->soft_dispatch) {
+        port->steering = mode;
+        return dispatch_set_steering(&ap->dispatch, mode, macs, queues, n, ap->env.sync,
+                                     ap->env.sync_ctx);
+    }
     if (mode != port->steering) {
         /* a fanout group keeps the mode it was made with: the sockets are made again, in a
          * new group (frames the old sockets still held are lost with them, as on a link
@@ -296,12 +334,22 @@ static int afpacket_set_steering(struct port *port, enum port_steering mode, con
 static uint16_t afpacket_rx_burst(struct port *port, uint16_t queue, const struct port_io *io,
                                   struct rte_mbuf **pkts, uint16_t n)
 {
-    return vnet_queue_rx(&afpacket_port_cast(port)->queues[queue], io, pkts, n);
+    struct afpacket_port *ap = afpacket_port_cast(port);
+
+    if (!ap->soft_dispatch)
+        return vnet_queue_rx(&ap->queues[queue], io, pkts, n);
+    if (queue > 0)
+        return dispatch_rx(&ap->dispatch, queue, pkts, n);
+    return dispatch_split(&ap->dispatch, io, pkts, vnet_queue_rx(&ap->queues[0], io, pkts, n));
 }
 
 static int afpacket_rx_wait(struct port *port, uint16_t queue, bool arm)
 {
-    return arm ? afpacket_port_cast(port)->queues[queue].fd : 0;
+    struct afpacket_port *ap = afpacket_port_cast(port);
+
+    if (ap->soft_dispatch && queue > 0)
+        return arm ? PORT_WAIT_NAP : 0; /* a ring does not signal */
+    return arm ? ap->queues[queue].fd : 0;
 }
 
 static uint16_t afpacket_tx_burst(struct port *port, const struct port_io *io,
@@ -336,7 +384,11 @@ static void afpacket_describe(struct port *port, json_t *out)
         if (getsockopt(ap->queues[q].fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0)
             ap->kernel_drops += st.tp_drops;
     }
-    json_object_set_new(out, "queues", json_integer(ap->n_queues));
+    json_object_set_new(out, "queues", json_integer(port->n_rxq));
+    json_object_set_new(out, "dispatch", json_string(ap->soft_dispatch ? "software" : "kernel"));
+    if (ap->soft_dispatch)
+        json_object_set_new(out, "dispatch_discarded",
+                            json_integer((json_int_t)ap->dispatch.discarded));
     json_object_set_new(out, "steering",
                         json_string(port->steering == PORT_STEER_MAC ? "mac" : "rss"));
     json_object_set_new(out, "kernel_drops", json_integer((json_int_t)ap->kernel_drops));

@@ -344,8 +344,8 @@ static void test_error_unknown_key(void **state)
     expect_error("[bridge lan]\n# aging in seconds\nageing = 5\n", 3,
                  "unknown key 'ageing' in [bridge lan]", "use: aging", NULL);
     expect_error("[port vm1]\npath = /run/vm1.sock\nspeed = 2\n", 3, "unknown port key 'speed'",
-                 "use: type, path, mode, ifname (or iface), queues, steering, offload, rsc, mtu, "
-                 "bridge",
+                 "use: type, path, mode, ifname (or iface), queues, steering, dispatch, offload, "
+                 "rsc, mtu, bridge",
                  NULL);
     /* Keys are case sensitive. */
     expect_error("[hashi]\nCore = 1\n", 2, "unknown key 'Core'", NULL);
@@ -591,7 +591,7 @@ static void test_port_config_set(void **state)
     /* "name" is not a key here: hashictl and the [port NAME] header set it. */
     assert_int_equal(config_port_set(&port, "name", "vm1", err, sizeof err), -1);
     assert_string_equal(err, "unknown port key 'name'; use: type, path, mode, ifname (or iface), "
-                             "queues, steering, offload, rsc, mtu, bridge");
+                             "queues, steering, dispatch, offload, rsc, mtu, bridge");
 
     /* A short error buffer is truncated, not overrun. */
     char small[8];
@@ -702,7 +702,6 @@ static void test_load_file(void **state)
     assert_non_null(strstr(err, "No such file"));
 }
 
-
 /* Workers and polling: the CPU list, the poll mode and its thresholds, queue assignment, and
  * the keys of multi-queue ports. */
 static void test_workers_and_queues(void **state)
@@ -751,12 +750,18 @@ static void test_workers_and_queues(void **state)
               &cfg);
     assert_int_equal(find_port(&cfg, "v")->queues, 2);
     assert_true(find_port(&cfg, "u")->steer_mac);
+    assert_false(find_port(&cfg, "u")->soft_dispatch);
+    expect_ok("[port u]\ntype = afpacket\niface = e0\nqueues = 2\ndispatch = software\n", &cfg);
+    assert_true(find_port(&cfg, "u")->soft_dispatch);
+    expect_error("[port x]\ntype = tap\nifname = t0\ndispatch = software\n", 1,
+                 "'dispatch' does not apply to a tap port", NULL);
+    expect_error("[port x]\ntype = afpacket\niface = e0\ndispatch = hashi\n", 4, "use: kernel",
+                 NULL);
     expect_error("[port x]\ntype = afxdp\niface = e0\nqueues = 2\n", 1,
                  "'queues' does not apply to an afxdp port", NULL);
     expect_error("[port x]\ntype = tap\nifname = t0\nsteering = mac\n", 1,
                  "'steering' does not apply to a tap port", NULL);
-    expect_error("[port x]\npath = /x\nsteering = rss\nsteering = hash\n", 4,
-                 "use: rss", NULL);
+    expect_error("[port x]\npath = /x\nsteering = rss\nsteering = hash\n", 4, "use: rss", NULL);
 }
 
 int main(void)

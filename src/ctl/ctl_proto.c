@@ -10,8 +10,8 @@
     "port add NAME type vhost-user path PATH [mode server|client] [queues N] "                     \
     "[mtu N] [bridge BR]\n"                                                                        \
     "  port add NAME type tap ifname IF [queues N] [offload on|off] [mtu N] [bridge BR]\n"         \
-    "  port add NAME type afpacket iface IF [queues N] [steering rss|mac] [offload on|off]\n"      \
-    "      [mtu N] [bridge BR]\n"                                                                  \
+    "  port add NAME type afpacket iface IF [queues N] [steering rss|mac]\n"                       \
+    "      [dispatch kernel|software] [offload on|off] [mtu N] [bridge BR]\n"                      \
     "  port add NAME type afxdp iface IF [mtu N] [bridge BR]"
 #define USAGE_RXQ_PIN "rxq pin PORT QUEUE CORE|none"
 #define CPU_MAX       1023 /* the highest CPU number hashi takes anywhere (config.c) */

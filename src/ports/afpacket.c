@@ -348,7 +348,7 @@ static int afpacket_rx_wait(struct port *port, uint16_t queue, bool arm)
     struct afpacket_port *ap = afpacket_port_cast(port);
 
     if (ap->soft_dispatch && queue > 0)
-        return arm ? PORT_WAIT_NAP : 0; /* a ring does not signal */
+        return dispatch_wait(&ap->dispatch, queue, arm);
     return arm ? ap->queues[queue].fd : 0;
 }
 

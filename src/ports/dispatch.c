@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <rte_errno.h>
 #include <rte_ether.h>
@@ -29,6 +31,14 @@ static int make_ring(struct dispatch *d, uint16_t q, char *err, size_t errlen)
                  rte_strerror(rte_errno));
         return ENOMEM;
     }
+    atomic_init(&d->asleep[q], false);
+    d->wake_fds[q] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (d->wake_fds[q] < 0) {
+        snprintf(err, errlen, "port %s: cannot make an eventfd: %s", d->name, strerror(errno));
+        rte_ring_free(d->rings[q]);
+        d->rings[q] = NULL;
+        return ENOMEM;
+    }
     return 0;
 }
 
@@ -42,6 +52,7 @@ static void free_ring(struct dispatch *d, uint16_t q)
     }
     rte_ring_free(d->rings[q]);
     d->rings[q] = NULL;
+    close(d->wake_fds[q]);
 }
 
 int dispatch_init(struct dispatch *d, const char *name, uint16_t n, char *err, size_t errlen)
@@ -133,6 +144,15 @@ uint16_t dispatch_split(struct dispatch *d, const struct port_io *io, struct rte
         if (!count[q])
             continue;
         sent = rte_ring_sp_enqueue_burst(d->rings[q], (void **)out[q], count[q], NULL);
+        /* the ring's worker marks itself asleep and then looks at the ring once more; the
+         * fence orders this enqueue before the look at its mark, so one of the two sees the
+         * other */
+        atomic_thread_fence(memory_order_seq_cst);
+        if (sent && atomic_load_explicit(&d->asleep[q], memory_order_relaxed) &&
+            atomic_exchange(&d->asleep[q], false)) {
+            uint64_t one = 1;
+            (void)!write(d->wake_fds[q], &one, sizeof one);
+        }
         for (unsigned i = sent; i < count[q]; i++) {
             io->stats->rx_packets++;
             io->stats->rx_bytes += rte_pktmbuf_pkt_len(out[q][i]);
@@ -141,6 +161,19 @@ uint16_t dispatch_split(struct dispatch *d, const struct port_io *io, struct rte
         }
     }
     return kept;
+}
+
+int dispatch_wait(struct dispatch *d, uint16_t q, bool arm)
+{
+    uint64_t value;
+
+    if (arm) {
+        atomic_store(&d->asleep[q], true);
+        return d->wake_fds[q];
+    }
+    atomic_store(&d->asleep[q], false);
+    (void)!read(d->wake_fds[q], &value, sizeof value);
+    return 0;
 }
 
 int dispatch_set_steering(struct dispatch *d, enum port_steering mode, const uint64_t *macs,

@@ -27,8 +27,8 @@
 #include "ports/port.h"
 
 #define DISPATCH_RING_SIZE                                                                         \
-    4096                        /* frames waiting per queue (a power of two): a worker that        \
-                                   naps 1 ms at a time must find room for 1 ms of traffic */
+    4096                        /* frames waiting per queue (a power of two): room for a           \
+                                   burst while the queue's worker wakes up */
 #define DISPATCH_MAP_SLOTS 2048 /* MACs steered by destination: up to half of it */
 
 /* Destination MAC -> queue, open addressing; key 0 marks a free slot (MACs are stored + 1). */
@@ -41,6 +41,8 @@ struct dispatch {
     char name[CONFIG_NAME_SIZE];
     uint16_t n_queues;
     struct rte_ring *rings[CONFIG_QUEUES_MAX]; /* [0] unused: queue 0 keeps its frames */
+    int wake_fds[CONFIG_QUEUES_MAX];           /* eventfd per ring: frames for a sleeper */
+    atomic_bool asleep[CONFIG_QUEUES_MAX];     /* the ring's worker sleeps (dispatch_wait) */
     atomic_int mode;                           /* enum port_steering */
     _Atomic(struct dispatch_map *) map;        /* the map in use */
     struct dispatch_map *maps[2];              /* the one in use and the next */
@@ -70,6 +72,11 @@ static inline uint16_t dispatch_rx(struct dispatch *d, uint16_t q, struct rte_mb
 {
     return (uint16_t)rte_ring_sc_dequeue_burst(d->rings[q], (void **)pkts, n, NULL);
 }
+
+/* Adaptive polling of queue q (>= 1): arm marks its worker asleep and returns a descriptor that
+ * turns readable when the splitting worker next hands the queue a frame; !arm undoes that and
+ * returns 0. */
+int dispatch_wait(struct dispatch *d, uint16_t q, bool arm);
 
 /* Sets how frames are split; for PORT_STEER_MAC, the n MACs (48-bit numbers) and their queues
  * (the rest go by a hash of the destination MAC). `sync` returns once no worker is inside

@@ -4,7 +4,9 @@
  * order, MAC steering follows the map and falls back to the same default as the kernel-side
  * program, a full ring drops and counts, and nothing leaks when queues close.
  */
+#include <poll.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -221,6 +223,51 @@ static void test_full_ring_and_close(void **state)
     assert_int_equal(rte_mempool_avail_count(pool), avail);
 }
 
+static bool readable(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+
+    return poll(&p, 1, 0) == 1;
+}
+
+/* A sleeping queue's descriptor turns readable when frames are handed to it, and not before. */
+static void test_sleeping_queue_is_woken(void **state)
+{
+    struct dispatch d;
+    struct port_stats st = {0};
+    struct port_io io = {.stats = &st, .pool = pool};
+    const uint64_t macs[] = {0x020000000c01ull, 0x020000000c02ull};
+    const uint16_t queues[] = {1, 0};
+    struct rte_mbuf *got[2];
+    char err[256];
+    int syncs = 0, fd;
+
+    (void)state;
+    assert_int_equal(dispatch_init(&d, "w", 2, err, sizeof err), 0);
+    dispatch_set_steering(&d, PORT_STEER_MAC, macs, queues, 2, sync_nothing, &syncs);
+    fd = dispatch_wait(&d, 1, true);
+    assert_true(fd >= 0);
+    assert_false(readable(fd));
+    struct rte_mbuf *own = udp4(macs[1], 1, 2, 3, 4, 0);
+    assert_int_equal(dispatch_split(&d, &io, &own, 1), 1); /* queue 0's own: no wake-up */
+    rte_pktmbuf_free(own);
+    assert_false(readable(fd));
+    struct rte_mbuf *other = udp4(macs[0], 1, 2, 3, 4, 1);
+    assert_int_equal(dispatch_split(&d, &io, &other, 1), 0);
+    assert_true(readable(fd));
+    assert_int_equal(dispatch_wait(&d, 1, false), 0);
+    assert_false(readable(fd));
+    assert_int_equal(dispatch_rx(&d, 1, got, 2), 1);
+    rte_pktmbuf_free(got[0]);
+    /* awake: frames come without a signal */
+    other = udp4(macs[0], 1, 2, 3, 4, 2);
+    dispatch_split(&d, &io, &other, 1);
+    assert_false(readable(fd));
+    assert_int_equal(dispatch_rx(&d, 1, got, 2), 1);
+    rte_pktmbuf_free(got[0]);
+    dispatch_fini(&d);
+}
+
 static int reseed(void **state)
 {
     (void)state;
@@ -235,6 +282,7 @@ int main(void)
         cmocka_unit_test_setup(test_rss_keeps_flows_whole_and_in_order, reseed),
         cmocka_unit_test_setup(test_mac_map_and_default, reseed),
         cmocka_unit_test_setup(test_full_ring_and_close, reseed),
+        cmocka_unit_test_setup(test_sleeping_queue_is_woken, reseed),
     };
     int failed;
 

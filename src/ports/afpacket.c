@@ -265,6 +265,12 @@ static int afpacket_set_queues(struct port *port, uint16_t n, char *err, size_t 
     return open_queues(ap, n, err, errlen);
 }
 
+/* Where the program reads the destination MAC. The kernel runs a fanout program on a frame
+ * whose data starts at the network header, so the Ethernet header is reached through the
+ * link-layer base. */
+#define DST_MAC_HIGH ((uint32_t)SKF_LL_OFF)     /* bytes 0-1 */
+#define DST_MAC_LOW  ((uint32_t)SKF_LL_OFF + 2) /* bytes 2-5 */
+
 /* The BPF program of MAC steering: destination MAC -> queue for the listed MACs, and a hash of
  * the destination MAC's low four bytes for the rest (the kernel takes it modulo the group's
  * size). Returns the program length. */
@@ -275,15 +281,15 @@ static unsigned mac_program(struct sock_filter *prog, const uint64_t *macs, cons
 
     for (size_t i = 0; i < n; i++) {
         /* dst MAC bytes 2-5, then 0-1: a mismatch jumps to the next MAC's first instruction */
-        prog[len++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 2);
+        prog[len++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, DST_MAC_LOW);
         prog[len++] =
             (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)macs[i], 0, 3);
-        prog[len++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 0);
+        prog[len++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_H | BPF_ABS, DST_MAC_HIGH);
         prog[len++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
                                                    (uint32_t)(macs[i] >> 32), 0, 1);
         prog[len++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, queues[i]);
     }
-    prog[len++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 2);
+    prog[len++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, DST_MAC_LOW);
     prog[len++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_A, 0);
     return len;
 }

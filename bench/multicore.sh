@@ -1,6 +1,7 @@
 #!/bin/bash
 # The multi-core data plane: hashi with one and with two workers in a vhost-user loop, what an
-# idle hashi costs with adaptive polling against --poll always, and what waking up costs a ping.
+# idle hashi costs with adaptive polling against --poll always, what waking up costs a ping, and
+# who had better split an uplink's frames over two workers: the kernel or hashi.
 #
 # (1) loop: one testpmd with two virtio-user ports in io forwarding, seeded with tx_first bursts
 #     whose MACs make a learning switch forward unicast both ways (../shared/tools/loopgen.sh's
@@ -24,20 +25,35 @@
 # (3) wake-up: with the same hashi, ping between the namespaces through the TAP ports: LAT_ROUNDS
 #     times (sleep LAT_GAP; ping -c 1), then ping -i 0.2 and ping -i 0.0005 (the gap below
 #     poll-sleep-us: adaptive workers stay awake); RTT min/median/max per poll mode.
+# (4) uplink: an AF_PACKET uplink (afpacket port on veth hbmcu) with 2 queues on 2 workers
+#     (W2_CPUS), split by the kernel (dispatch = kernel: a PACKET_FANOUT group) or by hashi
+#     (dispatch = software: one socket, rings to the other queue's worker), for steering rss and
+#     mac, and 1 queue as the base. The traffic: a testpmd in txonly mode with two net_af_packet
+#     ports on the veth's far end (hbmcg), 64-byte UDP frames of many flows to two unknown
+#     destination MACs (one per port, chosen so that MAC steering's default puts one on each
+#     queue), paced to UP_RATE frames/s by a tbf qdisc on hbmcg (the generator on UP_GEN_CPU). The
+#     uplink is the bridge's only port, so every frame is dropped as no_port: what is measured is
+#     receiving and splitting. Printed per mode: the frames/s the veth delivered and hashi read
+#     (uplink rx_packets), hashi's busy cycles per frame over both workers, the kernel's softirq
+#     time (/proc/stat) per frame, kernel_drops and dispatch_full, and each queue's share.
 # No number here is a pass/fail. The machine is shared and noisy: compare within one run; every
 # run's numbers, per worker, go to standard error.
 #
-#   bench/multicore.sh [SECONDS]     default: 5 s measured per loop run, after WARM=2 s
-#   ROUNDS=N (default 1: loop rounds; the table shows medians), PEERS="ovs testpmd-io" ("" for
+#   bench/multicore.sh [SECONDS]     default: 5 s measured per loop and uplink run, after WARM=2 s
+#   PARTS="loop idle uplink" (the parts to run; (2) and (3) are "idle"),
+#   ROUNDS=N (default 1: loop and uplink rounds; the tables show medians), PEERS="ovs testpmd-io" ("" for
 #   none), CASES="hashi:1 hashi:2 ..." (SWITCH:WORKERS[:QUEUES], switches hashi ovs io),
 #   LOOP_POLL=adaptive|always (hashi in the loop), IDLE_SECONDS=10, LAT_ROUNDS=5, LAT_GAP=5,
 #   W1_CPUS, W2_CPUS, GEN1_CPUS, GEN2_CPUS (defaults on 2 CPUs: 1, 0,1, 0, 0,1),
+#   UP_CASES="rss:1 rss:2:kernel ..." (STEERING:QUEUES[:DISPATCH], the uplink rows), UP_RATE=100000
+#   (frames/s; 0: as fast as the generator goes), UP_POLL=adaptive|always (hashi in the uplink
+#   runs), UP_GEN_CPU (the uplink generator's CPU, default the first of GEN1_CPUS),
 #   HASHI_BUILD=DIR (default build), HASHI_PEER_TOOLS=DIR, KEEP=1 (keep the logs)
 # Needs root; OVS-DPDK wants 1 GiB of 2 MB hugepages (hashi's loop runs take 512 MB of them).
 set -euo pipefail
 CMDLINE=""
-for v in ROUNDS PEERS CASES KEEP LOOP_POLL LANES WARM IDLE_SECONDS LAT_ROUNDS LAT_GAP W1_CPUS W2_CPUS GEN1_CPUS \
-    GEN2_CPUS HASHI_BUILD HASHI_PEER_TOOLS; do
+for v in PARTS ROUNDS PEERS CASES KEEP LOOP_POLL LANES WARM IDLE_SECONDS LAT_ROUNDS LAT_GAP W1_CPUS W2_CPUS GEN1_CPUS \
+    GEN2_CPUS UP_CASES UP_POLL UP_GEN_CPU UP_RATE HASHI_BUILD HASHI_PEER_TOOLS; do
     [ -n "${!v+x}" ] && CMDLINE+="$v=$(printf '%q' "${!v}") "
 done
 CMDLINE+="$0${*:+ $*}"
@@ -60,13 +76,24 @@ W2_CPUS=${W2_CPUS:-$((LAST - 1)),$LAST}
 GEN1_CPUS=${GEN1_CPUS:-0}
 GEN2_CPUS=${GEN2_CPUS:-$([ "$NCPU" -ge 4 ] && echo 0,1 || echo "$W2_CPUS")}
 LANES=${LANES:-cross}
+PARTS=${PARTS-loop idle uplink}
+part() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
+UP_CASES=${UP_CASES-rss:1 rss:2:kernel rss:2:software mac:2:kernel mac:2:software}
+UP_POLL=${UP_POLL:-adaptive}
+UP_GEN_CPU=${UP_GEN_CPU:-${GEN1_CPUS%%,*}}
+UP_RATE=${UP_RATE:-100000}
 PKTLEN=64
 NS_A=hb-mc-a NS_B=hb-mc-b TAP_A=hbmca TAP_B=hbmcb
+UP_IF=hbmcu UP_PEER=hbmcg # the uplink's veth: hashi's end, the generator's end
+# the uplink generator's destinations, one per port: unknown to hashi; MAC steering's default
+# (the MAC's last four bytes modulo the queues) puts the first on queue 0, the second on queue 1
+UP_DST0=02:00:00:00:30:02 UP_DST1=02:00:00:00:30:03
 ADDR_A=10.253.0.1 ADDR_B=10.253.0.2
 HZ=$(getconf CLK_TCK)
 
 [ "$(id -u)" -eq 0 ] || { echo "multicore bench: run as root" >&2; exit 2; }
 [ "$NCPU" -ge 2 ] || { echo "multicore bench: needs 2 CPUs or more (two workers)" >&2; exit 2; }
+part loop || PEERS=""
 case " $PEERS " in *" ovs "* | *" testpmd-io "*)
     [ -f "$TOOLS/ovs-dpdk.sh" ] || { echo "multicore bench: peer scripts not found in $TOOLS (set HASHI_PEER_TOOLS)" >&2; exit 2; } ;;
 esac
@@ -76,7 +103,7 @@ for ns in $NS_A $NS_B; do
         exit 2
     fi
 done
-for dev in $TAP_A $TAP_B; do
+for dev in $TAP_A $TAP_B $UP_IF $UP_PEER; do
     if ip link show "$dev" > /dev/null 2>&1; then
         echo "multicore bench: interface $dev exists already (another run?); delete it: ip link del $dev" >&2
         exit 2
@@ -91,7 +118,7 @@ ninja -C "$BUILD" hashi hashictl > /dev/null || { echo "multicore bench: hashi d
 [ "$(cat /proc/sys/vm/nr_hugepages)" -ge 600 ] || echo 1024 > /proc/sys/vm/nr_hugepages
 mountpoint -q /dev/hugepages || { mkdir -p /dev/hugepages; mount -t hugetlbfs nodev /dev/hugepages; }
 WORK=$(mktemp -d /tmp/hb-multicore.XXXXXX)
-HASHI_PID="" GEN_PID="" VM_PID="" IO_PID="" NAP_PID=""
+HASHI_PID="" GEN_PID="" VM_PID="" IO_PID="" NAP_PID="" UGEN_PID=""
 
 # --- processes: every one this script starts is remembered by PID and ended by PID ---
 
@@ -130,6 +157,7 @@ cleanup() {
     trap - INT TERM
     [ -n "$NAP_PID" ] && kill "$NAP_PID" 2> /dev/null
     end_tree "$GEN_PID"
+    end_tree "$UGEN_PID"
     end_tree "$IO_PID"
     end_tree "$VM_PID" TERM
     del_namespaces
@@ -137,6 +165,7 @@ cleanup() {
     [ -d "$WORK/ovs" ] && { bash "$TOOLS/ovs-dpdk.sh" down "$WORK/ovs" > /dev/null 2>&1 || true; }
     ip link del $TAP_A 2> /dev/null || true
     ip link del $TAP_B 2> /dev/null || true
+    ip link del $UP_IF 2> /dev/null || true # (its peer goes with it)
     if [ -n "${KEEP:-}" ]; then echo "multicore bench: logs kept in $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -602,6 +631,198 @@ PY
     echo "$idle | $lat | $cont | $busy"
 }
 
+# --- (4) an AF_PACKET uplink with two queues: the kernel's split against hashi's ---
+
+# ugen_start: the uplink's generator, an interactive testpmd in txonly mode with two
+# net_af_packet ports on $UP_PEER (one destination MAC each), main and forwarding lcore on
+# UP_GEN_CPU, reading its commands from the fifo $WORK/ugen.in; started once for all uplink runs.
+# testpmd cannot pace a vdev: with UP_RATE (frames/s) a tbf qdisc on $UP_PEER passes that many
+# (its frames go through the qdisc: qdisc_bypass=0) and drops the rest; with UP_RATE=0 it sends
+# as fast as its CPU lets it, past the qdisc. What hashi does not take the kernel drops
+# (kernel_drops). Its counters are read with `show port stats all`.
+ugen_cmd() { printf '%s\n' "$@" 1<> "$WORK/ugen.in"; }
+ugen_start() {
+    local x bypass=1
+    if [ "$UP_RATE" -gt 0 ]; then # a bucket of 256 frames, a queue of 1024
+        tc qdisc replace dev $UP_PEER root tbf rate "$((UP_RATE * PKTLEN * 8))bit" burst $((256 * PKTLEN)) \
+            limit $((1024 * PKTLEN)) || return 1
+        bypass=0
+    fi
+    rm -f "$WORK/ugen.log" "$WORK/ugen.in"
+    mkfifo "$WORK/ugen.in"
+    stdbuf -oL dpdk-testpmd --lcores "0@$UP_GEN_CPU,1@$UP_GEN_CPU" --no-pci --no-huge -m 512 \
+        --file-prefix "hbmcu$$" --log-level '*:warning' --vdev "net_af_packet0,iface=$UP_PEER,qdisc_bypass=$bypass" \
+        --vdev "net_af_packet1,iface=$UP_PEER,qdisc_bypass=$bypass" -- -i \
+        --total-num-mbufs=8192 --forward-mode=txonly --txonly-multi-flow --txpkts=$PKTLEN --burst=32 \
+        --eth-peer=0,$UP_DST0 --eth-peer=1,$UP_DST1 --nb-cores=1 \
+        0<> "$WORK/ugen.in" > "$WORK/ugen.log" 2>&1 &
+    UGEN_PID=$!
+    for x in $(seq 300) fail; do
+        [ "$x" = fail ] && { echo "multicore bench: the uplink generator does not start" >&2; return 1; }
+        grep -aq 'testpmd>' "$WORK/ugen.log" 2> /dev/null && break
+        kill -0 "$UGEN_PID" 2> /dev/null || { tail -n 20 "$WORK/ugen.log" | sed 's/^/    uplink generator: /' >&2; return 1; }
+        sleep 0.1
+    done
+    ugen_cmd start
+}
+ugen_tx() { # -> "TX PPS": frames both ports sent, and per second since the last show
+    local n x
+    n=$(grep -ac 'Tx-pps' "$WORK/ugen.log" || true)
+    ugen_cmd "show port stats all"
+    for x in $(seq 250) fail; do
+        [ "$x" = fail ] && { echo "? ?"; return; }
+        [ "$(grep -ac 'Tx-pps' "$WORK/ugen.log" || true)" -ge $((n + 2)) ] && break
+        sleep 0.02
+    done
+    echo "$(grep -a 'TX-errors:' "$WORK/ugen.log" | tail -n 2 | awk '{s += $2} END {print s + 0}')" \
+        "$(grep -a 'Tx-pps:' "$WORK/ugen.log" | tail -n 2 | awk '{s += $2} END {print s + 0}')"
+}
+ugen_stop() {
+    [ -n "$UGEN_PID" ] || return 0
+    ugen_cmd stop quit 2> /dev/null || true
+    for _ in $(seq 50); do kill -0 "$UGEN_PID" 2> /dev/null || break; sleep 0.1; done
+    end_tree "$UGEN_PID"
+    UGEN_PID=""
+}
+up_setup() { # the veth, both ends up, no IPv6 (the kernel sends nothing on it by itself)
+    local dev
+    ip link add $UP_IF type veth peer name $UP_PEER || return 1
+    for dev in $UP_IF $UP_PEER; do
+        sysctl -qw net.ipv6.conf.$dev.disable_ipv6=1 2> /dev/null || true
+        ip link set $dev up || return 1
+    done
+}
+# up_pins QUEUES -> lines "QUEUE CPU": the workers that do not share the generator's CPU first,
+# so queue 0 (with dispatch = software: the socket, and the split) gets a CPU of its own when
+# there is one, and queue 1 the other worker
+up_pins() {
+    local w=() c k
+    for c in ${W2_CPUS//,/ }; do [ "$c" != "$UP_GEN_CPU" ] && w+=("$c"); done
+    for c in ${W2_CPUS//,/ }; do [ "$c" = "$UP_GEN_CPU" ] && w+=("$c"); done
+    for k in $(seq 0 $(($1 - 1))); do echo "$k ${w[$((k % ${#w[@]}))]}"; done
+}
+up_hashi() { # STEERING QUEUES DISPATCH: hashi with the uplink alone on br0, its queues pinned
+    local k c
+    cat > "$WORK/hashi.conf" <<CONF
+[hashi]
+ctl = $WORK/hashi.sock
+eal = -m 512 --no-pci
+[port up]
+type = afpacket
+iface = $UP_IF
+queues = $2
+steering = $1
+dispatch = $3
+CONF
+    start_hashi "$W2_CPUS" "$UP_POLL" || return 1
+    while read -r k c; do
+        ctl rxq pin up "$k" "$c" > /dev/null || return 1
+    done < <(up_pins "$2")
+}
+cpu_stat() { # the lines of /proc/stat of the CPUs the uplink runs use (workers and generator)
+    local c
+    for c in $(echo "${W2_CPUS//,/ } $UP_GEN_CPU" | tr ' ' '\n' | sort -un); do grep "^cpu$c " /proc/stat; done
+}
+
+# up_run STEERING QUEUES DISPATCH -> "veth-Mpps rx-Mpps cycles/frame softirq-cycles/frame
+# workers-CPU% softirq-CPU% kernel_drops dispatch_full queue-shares"; details in $WORK/detail
+up_run() {
+    local st=$1 q=$2 d=$3 t0 t1 w0 w1 g0 g1 gpps
+    : > "$WORK/detail"
+    rm -f "$WORK"/up-* "$WORK/pmd.json" "$WORK/stats.json"
+    if ! up_hashi "$st" "$q" "$d"; then
+        hashi_log_errors
+        stop_hashi
+        echo "? ? ? ? ? ? ? ? ?"
+        return
+    fi
+    nap "$WARM"
+    hashi_clear
+    # the per-queue counters and kernel_drops are not cleared: read at both ends
+    ctl --json pmd-stats > "$WORK/up-pmd0.json"
+    ctl --json port list > "$WORK/up-ports0.json"
+    cat /sys/class/net/$UP_IF/statistics/rx_packets > "$WORK/up-ifrx0"
+    cpu_stat > "$WORK/up-stat0"
+    t0=$(now) w0=$(worker_ticks) g0=$(ticks "/proc/$UGEN_PID/stat")
+    ugen_tx > /dev/null # the start of the generator's window
+    nap "$W"
+    hashi_collect || true
+    ctl --json port list > "$WORK/up-ports1.json" || true
+    cat /sys/class/net/$UP_IF/statistics/rx_packets > "$WORK/up-ifrx1"
+    cpu_stat > "$WORK/up-stat1"
+    t1=$(now) w1=$(worker_ticks) g1=$(ticks "/proc/$UGEN_PID/stat")
+    read -r _ gpps < <(ugen_tx)
+    stop_hashi
+    hashi_log_errors
+    cp "$WORK/hashi.log" "$WORK/hashi-uplink-$st-$q-$d.log"
+    python3 - "$WORK" "$q" "$gpps" "$t0" "$t1" "$(cpu_pct "$w0" "$w1" "$t0" "$t1")" \
+        "$(cpu_pct "$g0" "$g1" "$t0" "$t1")" "$HZ" "$UP_RATE" <<'PY'
+import json, sys
+w, nq, gen, t0, t1, wcpu, gcpu, hz, rate = sys.argv[1:]
+nq, secs, hz, rate = int(nq), float(t1) - float(t0), int(hz), int(rate)
+detail = []
+out = ["?"] * 9
+try:
+    pmd0, pmd = (json.load(open(f"{w}/{f}")) for f in ("up-pmd0.json", "pmd.json"))
+    up = [p for p in json.load(open(f"{w}/stats.json")) if p["name"] == "up"][0]
+    kd0, kd1 = ([p for p in json.load(open(f"{w}/{f}")) if p["name"] == "up"][0]["kernel_drops"]
+                for f in ("up-ports0.json", "up-ports1.json"))
+    ifrx = int(open(f"{w}/up-ifrx1").read()) - int(open(f"{w}/up-ifrx0").read())
+    rx, busy, pk = up["rx_packets"], sum(x["busy_cycles"] for x in pmd), sum(x["packets"] for x in pmd)
+    kdrops, dfull = kd1 - kd0, up["drops"]["dispatch_full"]
+    # TSC cycles per second: every worker's cycle counters together span the window
+    tsc = max((x["busy_cycles"] + x["idle_cycles"] + x["sleep_cycles"]) for x in pmd) / secs
+    # softirq (the 7th number of a cpu line), summed over the CPUs, in seconds
+    sirq = sum(int(b.split()[7]) - int(a.split()[7]) for a, b in
+               zip(open(f"{w}/up-stat0"), open(f"{w}/up-stat1"))) / hz
+    qp = {}
+    for snap, sign in ((pmd0, -1), (pmd, 1)):
+        for x in snap:
+            for qq in x["queues"]:
+                if qq["port"] == "up":
+                    qp[qq["queue"]] = qp.get(qq["queue"], 0) + sign * qq["packets"]
+    qsum = sum(qp.values())
+    shares = [100 * qp.get(k, 0) / qsum if qsum else 0 for k in range(nq)]
+    out = ["%.3f" % (ifrx / secs / 1e6), "%.3f" % (rx / secs / 1e6), "%.0f" % (busy / rx) if rx else "?",
+               "%.0f" % (sirq * tsc / ifrx) if ifrx else "?", wcpu or "?",
+               "%.0f" % (100 * sirq / secs), str(kdrops), str(dfull),
+               "/".join("%.0f" % s for s in shares)]
+    detail.append("workers " + ", ".join(
+        "CPU %d: %.3f Mpps busy %.0f%% sleep %.0f%% (%d sleeps, %d wakes) queues %s" % (
+            x["core"], x["packets"] / secs / 1e6, x["busy_percent"], x["sleep_percent"], x["sleeps"],
+            x["wakes"], "+".join("%s:%d" % (qq["port"], qq["queue"]) for qq in x["queues"]) or "none")
+        for x in pmd))
+    detail.append(f"worker threads {wcpu}% CPU, generator {gcpu}% CPU, softirq {100 * sirq / secs:.0f}%")
+    detail.append("generator %s Mpps" % ("%.3f" % (int(gen) / 1e6) if gen.isdigit() else "?") +
+                  (f" (the tbf qdisc passes {rate / 1e6:.3f})" if rate else ""))
+    # paced: the veth should carry UP_RATE; less means the generator did not get the CPU for it
+    if rate and ifrx / secs < 0.95 * rate:
+        detail.append(f"RATE: the veth carried {ifrx / secs / 1e6:.3f} Mpps, below UP_RATE {rate / 1e6:.3f}")
+    detail.append(f"the veth took {ifrx} frames: hashi rx {rx} + kernel_drops {kdrops}"
+                  f" = {rx + kdrops} ({ifrx - rx - kdrops:+d}: frames in the sockets at the window's ends)")
+    dr = {k: v for k, v in up["drops"].items() if v}
+    detail.append("drops " + (" ".join(f"{k}={v}" for k, v in dr.items()) or "none"))
+    # hashictl(8) ACCOUNTING: the uplink is the only port and sends nothing
+    if rx != up["tx_packets"] + sum(up["drops"].values()):
+        detail.append(f"COUNTERS: rx_packets {rx} != tx_packets + drops {up['tx_packets'] + sum(up['drops'].values())}")
+    # the workers' packets are the frames handed to the switch; a frame its ring refused is
+    # in rx_packets (dispatch_full) and in no worker's packets. stats' window holds pmd-stats'.
+    if rx - dfull < pk:
+        detail.append(f"COUNTERS: stats rx_packets - dispatch_full {rx - dfull} < pmd-stats packets {pk}")
+    if up["tx_packets"] or dr.keys() - {"no_port", "dispatch_full"}:
+        detail.append("UNEXPECTED: frames sent or dropped other than no_port/dispatch_full")
+    # both steerings should put about half on each queue: many flows (rss), and two destination
+    # MACs whose default queues differ (mac)
+    if nq == 2 and qsum and min(shares) < 25:
+        detail.append("STEERING: queue shares %s, expected about 50/50" % "/".join("%.0f" % s for s in shares))
+except (OSError, ValueError, KeyError, IndexError, ZeroDivisionError) as e:
+    detail.append(f"could not read hashi's counters: {e!r}")
+print(" ".join(out))
+with open(f"{w}/detail", "w") as f:
+    f.write("; ".join(detail))
+PY
+}
+
 # --- the runs ---
 
 median() { tr ' ' '\n' | awk '/^[0-9.]+$/' | sort -n | awk '{a[NR] = $1} END { if (NR) print a[int((NR + 1) / 2)]; else print "?" }'; }
@@ -610,90 +831,164 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%
 echo "# $CMDLINE"
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -n), $NCPU CPUs ($(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo))"
 
-# SWITCH:WORKERS[:QUEUES] (queue pairs per port, default one per worker)
-if [ -z "${CASES:-}" ]; then
-    CASES="hashi:1 hashi:2 hashi:2:1"
-    case " $PEERS " in *" ovs "*) CASES+=" ovs:1 ovs:2" ;; esac
-    case " $PEERS " in *" testpmd-io "*) CASES+=" io:1" ;; esac
-fi
 declare -A R=() # "CASE COL" -> the rounds' values
-for round in $(seq "$ROUNDS"); do
+if part loop; then
+    # SWITCH:WORKERS[:QUEUES] (queue pairs per port, default one per worker)
+    if [ -z "${CASES:-}" ]; then
+        CASES="hashi:1 hashi:2 hashi:2:1"
+        case " $PEERS " in *" ovs "*) CASES+=" ovs:1 ovs:2" ;; esac
+        case " $PEERS " in *" testpmd-io "*) CASES+=" io:1" ;; esac
+    fi
+    for round in $(seq "$ROUNDS"); do
+        for c in $CASES; do
+            IFS=: read -r sw n q <<< "$c"
+            run "$sw" "$n" "${q:-$n}" > "$WORK/vals" || true # (not in $(...): a signal would wait for its end)
+            read -r m s cy sc gc < "$WORK/vals" || true
+            R["$c m"]+="${m:-?} " R["$c s"]+="${s:-?} " R["$c c"]+="${cy:-?} " R["$c sc"]+="${sc:-?} " R["$c gc"]+="${gc:-?} "
+            echo "  [$SECONDS s] round $round: $sw $n worker(s) ${q:-$n} queue(s): loop ${m:-?} Mpps, switch ${s:-?} Mpps, ${cy:-?} cycles/pkt," \
+                "CPU switch ${sc:-?}% generator ${gc:-?}%; $(cat "$WORK/detail")" >&2
+        done
+    done
+fi
+declare -A I=()
+if part idle; then
+    for mode in adaptive always; do
+        idle_run $mode > "$WORK/idle-$mode" || true # (not in $(...): its processes are this shell's)
+        I[$mode]=$(cat "$WORK/idle-$mode")
+        echo "  [$SECONDS s] $mode: ${I[$mode]}" >&2
+    done
+fi
+declare -A U=() # "STEERING:QUEUES:DISPATCH COL" -> the rounds' values
+UP_COLS="g r cy sc wc sp kd df"
+if part uplink && [ -n "$UP_CASES" ]; then
+    if up_setup && ugen_start; then
+        for round in $(seq "$ROUNDS"); do
+            for c in $UP_CASES; do
+                IFS=: read -r st q d <<< "$c"
+                c="$st:$q:${d:-kernel}"
+                up_run "$st" "$q" "${d:-kernel}" > "$WORK/vals" || true # (not in $(...), as above)
+                read -r g r cy sc wc sp kd df sh < "$WORK/vals" || true
+                for col in $UP_COLS; do U["$c $col"]+="${!col:-?} "; done
+                U["$c sh"]=${sh:-?}
+                echo "  [$SECONDS s] round $round: uplink $st, $q queue(s), dispatch ${d:-kernel}: veth ${g:-?} Mpps," \
+                    "hashi ${r:-?} Mpps, ${cy:-?} cycles/frame, softirq ${sc:-?} cycles/frame, kernel_drops ${kd:-?}," \
+                    "dispatch_full ${df:-?}, queue shares ${sh:-?} %; $(cat "$WORK/detail")" >&2
+            done
+        done
+    fi
+    ugen_stop
+    ip link del $UP_IF 2> /dev/null || true
+fi
+if part loop; then
+    echo
+    printf 'vhost-user loop, %d-byte frames, testpmd io forwarding (tx_first, many flows), %s s measured after %s s, median of %d round(s); hashi --poll %s\n' \
+        "$PKTLEN" "$W" "$WARM" "$ROUNDS" "$LOOP_POLL"
+    printf 'machine: %d CPUs; CPU%% columns are CPU time in the window in %% of one CPU (all processes share these %d)\n\n' "$NCPU" "$NCPU"
+    row() { printf '%-11s %-7s %-6s %-11s %-14s %9s %9s %10s %8s %8s %9s %8s\n' "$@"; }
+    row switch workers queues "switch CPUs" "gen lcores" "loop Mpps" "sw Mpps" "cycles/pkt" "sw CPU%" "gen CPU%" "vs 1 wk" "cyc/OVS"
     for c in $CASES; do
         IFS=: read -r sw n q <<< "$c"
-        run "$sw" "$n" "${q:-$n}" > "$WORK/vals" || true # (not in $(...): a signal would wait for its end)
-        read -r m s cy sc gc < "$WORK/vals" || true
-        R["$c m"]+="${m:-?} " R["$c s"]+="${s:-?} " R["$c c"]+="${cy:-?} " R["$c sc"]+="${sc:-?} " R["$c gc"]+="${gc:-?} "
-        echo "  [$SECONDS s] round $round: $sw $n worker(s) ${q:-$n} queue(s): loop ${m:-?} Mpps, switch ${s:-?} Mpps, ${cy:-?} cycles/pkt," \
-            "CPU switch ${sc:-?}% generator ${gc:-?}%; $(cat "$WORK/detail")" >&2
+        name=$([ "$sw" = io ] && echo testpmd-io || { [ "$sw" = ovs ] && echo ovs-dpdk || echo hashi; })
+        cpus=$([ "$n" = 1 ] && echo "$W1_CPUS" || echo "$W2_CPUS")
+        gc=$([ "$n" = 1 ] && echo "$GEN1_CPUS" || echo "$GEN2_CPUS")
+        m=$(median <<< "${R["$c m"]}")
+        vs1="-"
+        [ "$n" != 1 ] && [ -n "${R["$sw:1 m"]+x}" ] && vs1=$(ratio "$m" "$(median <<< "${R["$sw:1 m"]}")")
+        vsovs="-"
+        [ "$sw" != ovs ] && [ "${q:-$n}" = "$n" ] && [ -n "${R["ovs:$n c"]+x}" ] && vsovs=$(ratio "$(median <<< "${R["$c c"]}")" "$(median <<< "${R["ovs:$n c"]}")")
+        sm=$([ "$sw" = io ] && echo - || median <<< "${R["$c s"]}")
+        row "$name" "$n" "${q:-$n}" "$cpus" "$(lcores "$gc" | sed 's/^0@[0-9]*,//')" "$m" "$sm" \
+            "$(median <<< "${R["$c c"]}")" "$(median <<< "${R["$c sc"]}")" "$(median <<< "${R["$c gc"]}")" "$vs1" "$vsovs"
     done
-done
-declare -A I=()
-for mode in adaptive always; do
-    idle_run $mode > "$WORK/idle-$mode" || true # (not in $(...): its processes are this shell's)
-    I[$mode]=$(cat "$WORK/idle-$mode")
-    echo "  [$SECONDS s] $mode: ${I[$mode]}" >&2
-done
-
-echo
-printf 'vhost-user loop, %d-byte frames, testpmd io forwarding (tx_first, many flows), %s s measured after %s s, median of %d round(s); hashi --poll %s\n' \
-    "$PKTLEN" "$W" "$WARM" "$ROUNDS" "$LOOP_POLL"
-printf 'machine: %d CPUs; CPU%% columns are CPU time in the window in %% of one CPU (all processes share these %d)\n\n' "$NCPU" "$NCPU"
-row() { printf '%-11s %-7s %-6s %-11s %-14s %9s %9s %10s %8s %8s %9s %8s\n' "$@"; }
-row switch workers queues "switch CPUs" "gen lcores" "loop Mpps" "sw Mpps" "cycles/pkt" "sw CPU%" "gen CPU%" "vs 1 wk" "cyc/OVS"
-for c in $CASES; do
-    IFS=: read -r sw n q <<< "$c"
-    name=$([ "$sw" = io ] && echo testpmd-io || { [ "$sw" = ovs ] && echo ovs-dpdk || echo hashi; })
-    cpus=$([ "$n" = 1 ] && echo "$W1_CPUS" || echo "$W2_CPUS")
-    gc=$([ "$n" = 1 ] && echo "$GEN1_CPUS" || echo "$GEN2_CPUS")
-    m=$(median <<< "${R["$c m"]}")
-    vs1="-"
-    [ "$n" != 1 ] && [ -n "${R["$sw:1 m"]+x}" ] && vs1=$(ratio "$m" "$(median <<< "${R["$sw:1 m"]}")")
-    vsovs="-"
-    [ "$sw" != ovs ] && [ "${q:-$n}" = "$n" ] && [ -n "${R["ovs:$n c"]+x}" ] && vsovs=$(ratio "$(median <<< "${R["$c c"]}")" "$(median <<< "${R["ovs:$n c"]}")")
-    sm=$([ "$sw" = io ] && echo - || median <<< "${R["$c s"]}")
-    row "$name" "$n" "${q:-$n}" "$cpus" "$(lcores "$gc" | sed 's/^0@[0-9]*,//')" "$m" "$sm" \
-        "$(median <<< "${R["$c c"]}")" "$(median <<< "${R["$c sc"]}")" "$(median <<< "${R["$c gc"]}")" "$vs1" "$vsovs"
-done
-echo
-echo "loop Mpps: packets the generator's two ports received per second over the window (testpmd Rx-pps);"
-echo "sw Mpps: packets the switch received in the window by its own counters; cycles/pkt: busy TSC"
-echo "cycles / received packets, summed over the workers (testpmd-io: over its whole run); vs 1 wk: loop"
-echo "Mpps over the 1-worker row; cyc/OVS: cycles/pkt over OVS-DPDK's with as many PMD threads;"
-echo "gen lcores: forwarding lcore@CPU (the generator's main lcore, idle at its prompt, shares the first)."
-for c in $CASES; do # where the receive queues went, when the script placed them
-    IFS=: read -r sw n q <<< "$c"
-    [ "$n" = 1 ] || [ "$sw" = io ] && continue
-    pl=$(placement "$W2_CPUS" "${q:-$n}" "$GEN2_CPUS" | awk '{printf "%sp%s:%s@%s", sep, $1, $2, $3; sep = " "}')
-    [ -n "$pl" ] && echo "$n workers, ${q:-$n} queue pair(s): receive queue@CPU $pl (LANES=$LANES: rxq pin, OVS pmd-rxq-affinity)"
-done | sort -u
-
-echo
-printf 'idle and wake-up: hashi --cores %s, ports vm1 vm2 (vhost-user, a testpmd VM pair connected, not\n' "$W2_CPUS"
-printf 'forwarding) and ta tb (TAP, namespaces %s and %s), no traffic but the pings\n' "$NS_A" "$NS_B"
-printf 'queues: %s\n\n' "$(cat "$WORK/placement-adaptive" 2> /dev/null || echo ?)"
-irow() { printf '%-9s %10s %12s %9s %9s %8s %8s\n' "$@"; }
-irow poll "hashi CPU%" "workers CPU%" sleeps/s wakes/s sleep% frames
-for mode in adaptive always; do
-    read -r a b c d e f _ <<< "${I[$mode]%%|*}"
-    irow "$mode" "$a" "$b" "$c" "$d" "$e" "$f"
-done
-echo "(hashi CPU%: utime+stime of the process over $IDLE_SECONDS s in % of one CPU; workers CPU%: its"
-echo "rte-worker threads; sleeps, wakes, sleep% (mean over workers), frames: pmd-stats over the window)"
-echo
-printf 'ping %s -> %s through hashi (ta -> tb and back), RTT in microseconds, min/median/max\n\n' "$NS_A" "$NS_B"
-lrow() { printf '%-9s %26s %7s %22s %24s\n' "$@"; }
-lrow poll "after ${LAT_GAP} s idle (${LAT_ROUNDS}x)" wakes "ping -i 0.2 (10)" "ping -i 0.0005 (390)"
-rtt() { # "min med max count" EXPECTED -> min/med/max, and how many replies did not come
-    local a b c n
-    read -r a b c n _ <<< "$1"
-    printf '%s/%s/%s%s' "$a" "$b" "$c" "$([ "${n:-0}" -lt "$2" ] && echo " ($(($2 - ${n:-0})) lost)")"
-}
-for mode in adaptive always; do
-    IFS='|' read -r _ lat cont busy <<< "${I[$mode]}"
-    wk=-
-    [ "$mode" = adaptive ] && wk="$(awk '{print $5}' <<< "$lat")/$((2 * LAT_ROUNDS))"
-    lrow "$mode" "$(rtt "$lat" "$LAT_ROUNDS")" "$wk" "$(rtt "$cont" 10)" "$(rtt "$busy" 390)"
-done
-echo "(wakes: sleeps that a queue's signal ended during the idle pings, of the two each ping should"
-echo "cause: the request wakes ta's worker, the reply tb's; a missing one means a frame waited for a"
-echo "worker's timeout, up to the next one-second tick)"
+    echo
+    echo "loop Mpps: packets the generator's two ports received per second over the window (testpmd Rx-pps);"
+    echo "sw Mpps: packets the switch received in the window by its own counters; cycles/pkt: busy TSC"
+    echo "cycles / received packets, summed over the workers (testpmd-io: over its whole run); vs 1 wk: loop"
+    echo "Mpps over the 1-worker row; cyc/OVS: cycles/pkt over OVS-DPDK's with as many PMD threads;"
+    echo "gen lcores: forwarding lcore@CPU (the generator's main lcore, idle at its prompt, shares the first)."
+    for c in $CASES; do # where the receive queues went, when the script placed them
+        IFS=: read -r sw n q <<< "$c"
+        [ "$n" = 1 ] || [ "$sw" = io ] && continue
+        pl=$(placement "$W2_CPUS" "${q:-$n}" "$GEN2_CPUS" | awk '{printf "%sp%s:%s@%s", sep, $1, $2, $3; sep = " "}')
+        [ -n "$pl" ] && echo "$n workers, ${q:-$n} queue pair(s): receive queue@CPU $pl (LANES=$LANES: rxq pin, OVS pmd-rxq-affinity)"
+    done | sort -u
+fi
+if part idle; then
+    echo
+    printf 'idle and wake-up: hashi --cores %s, ports vm1 vm2 (vhost-user, a testpmd VM pair connected, not\n' "$W2_CPUS"
+    printf 'forwarding) and ta tb (TAP, namespaces %s and %s), no traffic but the pings\n' "$NS_A" "$NS_B"
+    printf 'queues: %s\n\n' "$(cat "$WORK/placement-adaptive" 2> /dev/null || echo ?)"
+    irow() { printf '%-9s %10s %12s %9s %9s %8s %8s\n' "$@"; }
+    irow poll "hashi CPU%" "workers CPU%" sleeps/s wakes/s sleep% frames
+    for mode in adaptive always; do
+        read -r a b c d e f _ <<< "${I[$mode]%%|*}"
+        irow "$mode" "$a" "$b" "$c" "$d" "$e" "$f"
+    done
+    echo "(hashi CPU%: utime+stime of the process over $IDLE_SECONDS s in % of one CPU; workers CPU%: its"
+    echo "rte-worker threads; sleeps, wakes, sleep% (mean over workers), frames: pmd-stats over the window)"
+    echo
+    printf 'ping %s -> %s through hashi (ta -> tb and back), RTT in microseconds, min/median/max\n\n' "$NS_A" "$NS_B"
+    lrow() { printf '%-9s %26s %7s %22s %24s\n' "$@"; }
+    lrow poll "after ${LAT_GAP} s idle (${LAT_ROUNDS}x)" wakes "ping -i 0.2 (10)" "ping -i 0.0005 (390)"
+    rtt() { # "min med max count" EXPECTED -> min/med/max, and how many replies did not come
+        local a b c n
+        read -r a b c n _ <<< "$1"
+        printf '%s/%s/%s%s' "$a" "$b" "$c" "$([ "${n:-0}" -lt "$2" ] && echo " ($(($2 - ${n:-0})) lost)")"
+    }
+    for mode in adaptive always; do
+        IFS='|' read -r _ lat cont busy <<< "${I[$mode]}"
+        wk=-
+        [ "$mode" = adaptive ] && wk="$(awk '{print $5}' <<< "$lat")/$((2 * LAT_ROUNDS))"
+        lrow "$mode" "$(rtt "$lat" "$LAT_ROUNDS")" "$wk" "$(rtt "$cont" 10)" "$(rtt "$busy" 390)"
+    done
+    echo "(wakes: sleeps that a queue's signal ended during the idle pings, of the two each ping should"
+    echo "cause: the request wakes ta's worker, the reply tb's; a missing one means a frame waited for a"
+    echo "worker's timeout, up to the next one-second tick)"
+fi
+if part uplink && [ -n "$UP_CASES" ]; then
+    echo
+    printf 'AF_PACKET uplink %s, %d-byte UDP frames of many flows to %s and %s: unknown,\n' \
+        "$UP_IF" "$PKTLEN" "$UP_DST0" "$UP_DST1"
+    printf 'all dropped as no_port (the uplink is alone on its bridge); from testpmd txonly on %s (CPU %s),\n' \
+        "$UP_PEER" "$UP_GEN_CPU"
+    printf '%s; hashi --cores %s --poll %s, receive queue@CPU %s;\n' \
+        "$([ "$UP_RATE" -gt 0 ] && echo "paced to $UP_RATE frames/s (tbf)" || echo "as fast as it goes")" \
+        "$W2_CPUS" "$UP_POLL" "$(up_pins 2 | awk '{printf "%s%s@%s", sep, $1, $2; sep = " "}')"
+    printf '%s s measured after %s s, median of %d round(s)\n\n' "$W" "$WARM" "$ROUNDS"
+    urow() { printf '%-8s %-6s %-8s %7s %7s %9s %8s %7s %9s %12s %13s %7s\n' "$@"; }
+    urow steering queues dispatch "in Mpps" "rx Mpps" cyc/frame "sirq cyc" "wk CPU%" "sirq CPU%" kernel_drops dispatch_full "queue%"
+    for c in $UP_CASES; do
+        IFS=: read -r st q d <<< "$c"
+        c="$st:$q:${d:-kernel}"
+        vals=()
+        for col in $UP_COLS; do vals+=("$(median <<< "${U["$c $col"]-}")"); done
+        urow "$st" "$q" "${d:-kernel}" "${vals[@]}" "${U["$c sh"]-?}"
+    done
+    echo
+    echo "in Mpps: frames the veth delivered to hashi's end per second (its rx_packets); rx Mpps: frames hashi"
+    echo "read (the uplink's rx_packets); cyc/frame: busy TSC cycles of both workers / frames read; sirq cyc:"
+    echo "softirq time of CPUs $(cpu_stat | awk '{printf "%s%s", sep, substr($1, 4); sep = ","}') (/proc/stat, all processes), in TSC cycles, per frame the veth delivered (the"
+    echo "kernel's receive path with its split, and the generator's qdisc, on the generator's CPU); wk CPU%,"
+    echo "sirq CPU%: hashi's worker threads' CPU time and that softirq time, in % of one CPU; kernel_drops:"
+    echo "frames a full socket refused (port list); dispatch_full: frames a full ring refused; queue%: each"
+    echo "queue's share of the frames hashi read (worker list, per queue; the last round's)."
+    for c in $UP_CASES; do # kernel against software, for each steering and queue count measured both ways
+        IFS=: read -r st q d <<< "$c"
+        [ "${d:-kernel}" = kernel ] && [ -n "${U["$st:$q:software cy"]+x}" ] || continue
+        k=$(median <<< "${U["$st:$q:kernel cy"]-}") s=$(median <<< "${U["$st:$q:software cy"]-}")
+        ks=$(median <<< "${U["$st:$q:kernel sc"]-}") ss=$(median <<< "${U["$st:$q:software sc"]-}")
+        awk -v st="$st" -v q="$q" -v k="$k" -v s="$s" -v ks="$ks" -v ss="$ss" '
+            function num(x) { return x ~ /^[0-9.]+$/ && x + 0 > 0 }
+            function cmp(a, b, what) {
+                if (!num(a) || !num(b)) return what ": not measured"
+                return sprintf("%s: %s, %.0f against %.0f (software/kernel %.2fx)", what,
+                    a + 0 < b + 0 ? "dispatch = kernel" : a + 0 > b + 0 ? "dispatch = software" : "neither",
+                    a + 0 < b + 0 ? a : b, a + 0 < b + 0 ? b : a, b / a)
+            }
+            BEGIN {
+                printf "steering %s, %s queues, cheaper per frame in this run by %s; %s\n", st, q,
+                    cmp(k, s, "hashi cycles"),
+                    num(ks) && num(ss) ? cmp(k + ks, s + ss, "with the softirq cycles") : "softirq not measured"
+            }'
+    done
+fi

@@ -174,9 +174,12 @@ static int worker_loop(void *arg)
             uint64_t idle = end - last_work;
             if (idle >= w->sleep_after_cycles) {
                 uint32_t got = sleep_until_work(w, next_tick);
-                if (got)
+                /* an empty wake-up (a nap's end, a call, a tick) goes back to sleep after one
+                 * more look at the queues, not after another poll-sleep-us of polling */
+                if (got) {
                     w->stats.packets += got;
-                last_work = rte_rdtsc();
+                    last_work = rte_rdtsc();
+                }
                 run_pending_call(w);
             } else if (idle >= w->pause_after_cycles) {
                 rte_pause();

@@ -12,6 +12,7 @@ Every fixture removes what it created (processes, veths, sockets), also when a t
 import itertools
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -93,14 +94,19 @@ class Program:
 class Hashi(Program):
     """One hashi daemon with a config file written from `config` (a string)."""
 
-    def __init__(self, workdir, config="", use_config=True):
+    def __init__(self, workdir, config="", use_config=True, settings=""):
+        """`settings`: extra lines for the [hashi] section, e.g. "cores = 0,1\npoll = always\n";
+        one that sets `core` or `cores` replaces the default `core = HASHI_CORE`."""
         super().__init__(os.path.join(workdir, "hashi.log"))
         self.dir = workdir
         self.use_config = use_config
         self.ctl_path = os.path.join(workdir, "ctl.sock")
         self.conf = os.path.join(workdir, "hashi.conf")
+        if settings and not settings.endswith("\n"):
+            settings += "\n"
+        core = "" if re.search(r"^\s*cores?\s*=", settings, re.M) else f"core = {HASHI_CORE}\n"
         with open(self.conf, "w") as f:
-            f.write(f"[hashi]\nctl = {self.ctl_path}\ncore = {HASHI_CORE}\n{config}")
+            f.write(f"[hashi]\nctl = {self.ctl_path}\n{core}{settings}{config}")
 
     def sock(self, name):
         return os.path.join(self.dir, f"{name}.sock")
@@ -176,6 +182,8 @@ class Vm:
         self.name, self.sock, self.mac, self.server = name, sock, mac, server
         self.host_if = f"hv{os.getpid() % 10000}x{n}a"  # where scapy sends and sniffs
         self.pmd_if = f"hv{os.getpid() % 10000}x{n}b"  # where testpmd's pcap port sits
+        self.idle_if = f"hv{os.getpid() % 10000}x{n}c"  # a VmSet with queues: see there
+        self.idle_peer = f"hv{os.getpid() % 10000}x{n}d"
 
 
 def _ip(*args):
@@ -185,15 +193,24 @@ def _ip(*args):
 class VmSet(Program):
     """One testpmd process running one or more VMs (virtio-user port + pcap port each)."""
 
-    def __init__(self, workdir, vms, mtu=1500, commands=()):
+    def __init__(self, workdir, vms, mtu=1500, commands=(), queues=1):
         """`commands`: testpmd command lines to run before forwarding starts (interactive
-        mode), e.g. to set a forwarding engine's offloads; empty runs io forwarding."""
+        mode), e.g. to set a forwarding engine's offloads; empty runs io forwarding.
+        `queues`: queue pairs of each virtio-user port (testpmd enables them all). The pcap
+        port then has as many queues too: its first receives from the veth, the others from a
+        second veth pair that carries nothing (so frames the veth brings enter the VM once, on
+        queue 0); all of them send to the veth."""
         self.dir, self.vms, self.mtu, self.commands = workdir, vms, mtu, list(commands)
+        self.queues = queues
         self.prefix = f"hvm{os.getpid()}x{next(_ids)}"
         super().__init__(os.path.join(workdir, f"{self.prefix}.log"))
         for vm in vms:
             _ip("link", "add", vm.host_if, "type", "veth", "peer", "name", vm.pmd_if)
-            for ifname in (vm.host_if, vm.pmd_if):
+            ifnames = [vm.host_if, vm.pmd_if]
+            if queues > 1:
+                _ip("link", "add", vm.idle_if, "type", "veth", "peer", "name", vm.idle_peer)
+                ifnames += [vm.idle_if, vm.idle_peer]
+            for ifname in ifnames:
                 # no addresses and no IPv6: the kernel itself must send nothing into the switch
                 with open(f"/proc/sys/net/ipv6/conf/{ifname}/disable_ipv6", "w") as f:
                     f.write("1")
@@ -203,14 +220,18 @@ class VmSet(Program):
         args = [TESTPMD, "--lcores", f"0@{VM_CPU},1@{VM_CPU}", "--no-pci", "--no-huge",
                 "-m", "512", "--file-prefix", self.prefix, "--log-level", "*:warning"]
         for i, vm in enumerate(self.vms):
-            vdev = f"virtio_user{i},path={vm.sock},queues=1,mac={vm.mac}"
+            vdev = f"virtio_user{i},path={vm.sock},queues={self.queues},mac={vm.mac}"
             if vm.server:
                 vdev += ",server=1"
-            args += ["--vdev", vdev,
-                     "--vdev", f"net_pcap{i},rx_iface_in={vm.pmd_if},tx_iface={vm.pmd_if}"]
+            pcap = f"net_pcap{i},rx_iface_in={vm.pmd_if}"
+            pcap += f",rx_iface_in={vm.idle_if}" * (self.queues - 1)
+            pcap += f",tx_iface={vm.pmd_if}" * self.queues
+            args += ["--vdev", vdev, "--vdev", pcap]
         # ports are 0:virtio0 1:pcap0 2:virtio1 3:pcap1 ...; paired topology forwards 0<->1...
         args += ["--", "--port-topology=paired", "--mbuf-size=10240", "--total-num-mbufs=4096",
                  f"--max-pkt-len={max(self.mtu, 1500) + 18}", "--burst=32"]
+        if self.queues > 1:
+            args += [f"--rxq={self.queues}", f"--txq={self.queues}"]
         if self.commands:
             # line-buffered, so the log shows when forwarding started
             args = ["stdbuf", "-oL"] + args + ["-i"]
@@ -242,19 +263,26 @@ class VmSet(Program):
         self.stop()
         for vm in self.vms:
             subprocess.run(["ip", "link", "del", vm.host_if], capture_output=True)
+            if self.queues > 1:
+                subprocess.run(["ip", "link", "del", vm.idle_if], capture_output=True)
 
 
 class Loop(Program):
     """A closed traffic loop: one testpmd, two virtio-user ports, io forwarding seeded with
     tx_first bursts (the method of ../shared/tools/loopgen.sh), for load while a test acts."""
 
-    def __init__(self, workdir, sock0, sock1, pktlen=64, pmd_args=()):
+    def __init__(self, workdir, sock0, sock1, pktlen=64, pmd_args=(), queues=1):
+        """`queues`: queue pairs of both ports, all enabled; each (port, queue) gets its own
+        tx_first burst, and what arrives on a receive queue leaves on the other port's transmit
+        queue of the same number."""
         self.prefix = f"hlp{os.getpid()}x{next(_ids)}"
         super().__init__(os.path.join(workdir, f"{self.prefix}.log"))
+        if queues > 1:
+            pmd_args = [f"--rxq={queues}", f"--txq={queues}"] + list(pmd_args)
         args = [TESTPMD, "--lcores", f"0@{VM_CPU},1@{VM_CPU}", "--no-pci", "--no-huge",
                 "-m", "512", "--file-prefix", self.prefix, "--log-level", "*:warning",
-                "--vdev", f"virtio_user0,path={sock0},queues=1,mac=02:00:00:00:10:01",
-                "--vdev", f"virtio_user1,path={sock1},queues=1,mac=02:00:00:00:10:02", "--",
+                "--vdev", f"virtio_user0,path={sock0},queues={queues},mac=02:00:00:00:10:01",
+                "--vdev", f"virtio_user1,path={sock1},queues={queues},mac=02:00:00:00:10:02", "--",
                 "--forward-mode=io", "--eth-peer=0,02:00:00:00:10:02",
                 "--eth-peer=1,02:00:00:00:10:01", f"--txpkts={pktlen}", "--burst=32",
                 "--total-num-mbufs=8192", "--tx-first", "--auto-start", "--stats-period",
@@ -335,13 +363,13 @@ def lab(workdir):
             self.daemons, self.vmsets, self.loops, self.namespaces = [], [], [], []
             self.links = []
 
-        def hashi(self, config="", use_config=True):
-            h = Hashi(self.dir, config, use_config)
+        def hashi(self, config="", use_config=True, settings=""):
+            h = Hashi(self.dir, config, use_config, settings)
             self.daemons.append(h)
             return h.start()
 
-        def vms(self, vms, mtu=1500, start=True, commands=()):
-            s = VmSet(self.dir, vms, mtu, commands)
+        def vms(self, vms, mtu=1500, start=True, commands=(), queues=1):
+            s = VmSet(self.dir, vms, mtu, commands, queues)
             self.vmsets.append(s)
             return s.start() if start else s
 
@@ -354,8 +382,8 @@ def lab(workdir):
             veth_pair(name, peer_ns, peer_name, mtu)
             self.links.append(name)
 
-        def loop(self, sock0, sock1, pktlen=64, pmd_args=()):
-            lp = Loop(self.dir, sock0, sock1, pktlen, pmd_args)
+        def loop(self, sock0, sock1, pktlen=64, pmd_args=(), queues=1):
+            lp = Loop(self.dir, sock0, sock1, pktlen, pmd_args, queues)
             self.loops.append(lp)
             return lp
 
@@ -379,7 +407,7 @@ def lab(workdir):
     lab.close()
 
 
-def vhost_ports(names, mtu=None, mode=None, workdir=None):
+def vhost_ports(names, mtu=None, mode=None, workdir=None, queues=None):
     """Config text for vhost-user ports named `names`, sockets in workdir."""
     out = ""
     for n in names:
@@ -388,4 +416,6 @@ def vhost_ports(names, mtu=None, mode=None, workdir=None):
             out += f"mtu = {mtu}\n"
         if mode:
             out += f"mode = {mode}\n"
+        if queues:
+            out += f"queues = {queues}\n"
     return out

@@ -66,7 +66,6 @@ int hashi_init(struct hashi *h, const struct hashi_config *cfg, const unsigned *
             .core = cores[i],
             .epoch_tsc = epoch,
             .cfg = cfg,
-            .aging_s = h->aging_s,
             .fdb = &h->fdb,
             .pool = pool_for_node(h, node, err, errlen),
         };
@@ -293,11 +292,6 @@ static void detach_on_worker(struct worker *w, void *arg)
     port_stats_add(&d->final, &st);
 }
 
-static void flush_port_macs(struct worker *w, void *port)
-{
-    fdb_flush_port(w->sw.fdb, ((struct port *)port)->id);
-}
-
 int hashi_port_add(struct hashi *h, const struct port_config *cfg, char *err, size_t errlen)
 {
     const struct port_class *class = port_class_find(cfg->type);
@@ -366,9 +360,9 @@ int hashi_port_del(struct hashi *h, const char *name, struct port_stats *final, 
     unassign_rxqs(h, port->id);
     apply_rxqs(h);
     call_all(h, detach_on_worker, &d);
-    /* no worker sends to the port or learns on it any more: its MACs go once, on the worker
-     * that also ages the FDB (one deleting thread at a time) */
-    worker_call(&h->workers[0], flush_port_macs, port);
+    /* no worker sends to the port or learns on it any more: its MACs go once, here, on the
+     * thread that also ages the FDB (one deleting thread at a time) */
+    fdb_flush_port(&h->fdb, port->id);
     if (final)
         *final = d.final;
     h->ports[port->id] = NULL;
@@ -569,9 +563,20 @@ static void place_by_numa(struct hashi *h, struct port *port)
         apply_rxqs(h);
 }
 
+/* Seconds since the workers' common epoch: the clock the FDB's entries are dated by. */
+static uint32_t fdb_now(const struct hashi *h)
+{
+    const struct worker *w = &h->workers[0];
+
+    return (uint32_t)((rte_rdtsc() - w->epoch_tsc) / w->tsc_hz);
+}
+
 void hashi_housekeeping(struct hashi *h)
 {
     char err[PORT_ERR_SIZE];
+
+    /* here rather than on a worker: a sweep of the table would stall that worker's queues */
+    fdb_age(&h->fdb, fdb_now(h), h->aging_s, CONFIG_MAX_BRIDGES);
 
     for (unsigned id = 0; id < PORT_MAX; id++)
         if (h->ports[id])
@@ -747,10 +752,7 @@ void hashi_pmd_stats_clear(struct hashi *h)
 
 size_t hashi_fdb(struct hashi *h, struct fdb_view *out, size_t max)
 {
-    const struct worker *w = &h->workers[0];
-    uint32_t now = (uint32_t)((rte_rdtsc() - w->epoch_tsc) / w->tsc_hz);
-
-    return fdb_dump(&h->fdb, now, out, max);
+    return fdb_dump(&h->fdb, fdb_now(h), out, max);
 }
 
 void hashi_buffers(const struct hashi *h, unsigned *in_use, unsigned *total)

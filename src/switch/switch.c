@@ -12,13 +12,11 @@
 
 static void rsc_emit(void *ctx, void *port, struct rte_mbuf *m);
 
-void sw_init(struct sw *sw, struct fdb *fdb, unsigned fdb_reader, const uint32_t *aging_s,
-             struct rte_mempool *pool)
+void sw_init(struct sw *sw, struct fdb *fdb, unsigned fdb_reader, struct rte_mempool *pool)
 {
     memset(sw, 0, sizeof *sw);
     sw->fdb = fdb;
     sw->fdb_reader = fdb_reader;
-    sw->aging_s = aging_s;
     sw->pool = pool;
     rsc_init(&sw->rsc, rsc_emit, sw);
 }
@@ -296,11 +294,9 @@ void sw_flush(struct sw *sw)
             port_send(&sw->ports[id]);
 }
 
-void sw_tick(struct sw *sw, uint32_t now, bool age)
+void sw_tick(struct sw *sw, uint32_t now)
 {
     sw->now = now;
-    if (age)
-        fdb_age(sw->fdb, now, sw->aging_s, CONFIG_MAX_BRIDGES);
 }
 
 void port_stats_add(struct port_stats *sum, const struct port_stats *st)

@@ -52,7 +52,6 @@ struct sw_port {
 struct sw {
     struct fdb *fdb;                /* shared by every worker */
     unsigned fdb_reader;            /* this worker's reader id in the FDB */
-    const uint32_t *aging_s;        /* per bridge, CONFIG_MAX_BRIDGES of them */
     struct sw_port ports[PORT_MAX]; /* by port id */
     uint16_t n_ports_max;           /* highest used id + 1, bounds the loops over ports */
     uint32_t now;                   /* seconds, from sw_tick() */
@@ -62,8 +61,7 @@ struct sw {
 
 /* Prepares a switch that learns into and looks up in the shared fdb, as reader fdb_reader.
  * pool: buffers for received frames and software GSO. */
-void sw_init(struct sw *sw, struct fdb *fdb, unsigned fdb_reader, const uint32_t *aging_s,
-             struct rte_mempool *pool);
+void sw_init(struct sw *sw, struct fdb *fdb, unsigned fdb_reader, struct rte_mempool *pool);
 
 /* Starts forwarding to and from port (its id and bridge already set), with zeroed counters. */
 void sw_attach(struct sw *sw, struct port *port);
@@ -83,9 +81,9 @@ void sw_input(struct sw *sw, uint16_t in_id, struct rte_mbuf **pkts, uint16_t n)
 /* Sends every port's buffered frames. */
 void sw_flush(struct sw *sw);
 
-/* Sets the switch's clock (seconds since start); with `age`, also ages the shared FDB (one
- * worker does that). Called once a second. */
-void sw_tick(struct sw *sw, uint32_t now, bool age);
+/* Sets the switch's clock (seconds since start), which dates what it learns. Called once a
+ * second. (The shared FDB is aged by the control thread.) */
+void sw_tick(struct sw *sw, uint32_t now);
 
 /* Adds this worker's counters of every port into sum[PORT_MAX], by port id. */
 void sw_stats_add(const struct sw *sw, struct port_stats *sum);

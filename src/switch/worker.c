@@ -39,7 +39,7 @@ int worker_init(struct worker *w, const struct worker_params *p)
     if (w->wake_fd < 0)
         return errno;
     pthread_mutex_init(&w->call_lock, NULL);
-    sw_init(&w->sw, p->fdb, p->index, p->aging_s, p->pool);
+    sw_init(&w->sw, p->fdb, p->index, p->pool);
     return 0;
 }
 
@@ -167,7 +167,7 @@ static int worker_loop(void *arg)
         fdb_reader_quiescent(w->sw.fdb, w->sw.fdb_reader);
         if (unlikely(end >= next_tick)) {
             next_tick = end + w->tsc_hz;
-            sw_tick(&w->sw, (uint32_t)((end - w->epoch_tsc) / w->tsc_hz), w->index == 0);
+            sw_tick(&w->sw, (uint32_t)((end - w->epoch_tsc) / w->tsc_hz));
         }
         run_pending_call(w);
         if (w->adaptive && !received) {

@@ -57,7 +57,7 @@ struct worker_rxq {
 struct worker_call;
 
 struct worker {
-    unsigned index; /* 0..n-1; worker 0 also ages the FDB */
+    unsigned index; /* 0..n-1, also its FDB reader id */
     unsigned lcore; /* DPDK lcore id */
     int core;       /* CPU it is pinned to */
     int numa;       /* that CPU's NUMA node */
@@ -84,7 +84,6 @@ struct worker_params {
     int core;
     uint64_t epoch_tsc;
     const struct hashi_config *cfg; /* poll mode and thresholds */
-    const uint32_t *aging_s;        /* per bridge */
     struct fdb *fdb;
     struct rte_mempool *pool; /* on the worker's NUMA node */
 };

@@ -97,7 +97,6 @@ static const struct port_class test_class = {
 /* One worker's switch over a shared FDB, as the daemon has it with a single worker. */
 struct rig {
     struct fdb fdb;
-    uint32_t aging_s[CONFIG_MAX_BRIDGES];
     struct sw sw;
     struct test_port ports[6];
     unsigned n;
@@ -125,9 +124,7 @@ static void rig_init(struct rig *r, unsigned n, const uint16_t *bridges)
     memset(r, 0, sizeof *r);
     assert_int_equal(fdb_init(&r->fdb, RIG_FDB_CAPACITY), 0);
     assert_int_equal(fdb_reader_register(&r->fdb, 0), 0);
-    for (unsigned b = 0; b < CONFIG_MAX_BRIDGES; b++)
-        r->aging_s[b] = 300;
-    sw_init(&r->sw, &r->fdb, 0, r->aging_s, pool);
+    sw_init(&r->sw, &r->fdb, 0, pool);
     config_port_init(&cfg);
     r->n = n;
     for (unsigned i = 0; i < n; i++) {
@@ -364,7 +361,7 @@ static void test_two_workers_share_the_fdb(void **state)
     (void)state;
     rig_init(&r, 3, NULL);
     assert_int_equal(fdb_reader_register(&r.fdb, 1), 0);
-    sw_init(&b, &r.fdb, 1, r.aging_s, pool);
+    sw_init(&b, &r.fdb, 1, pool);
     for (unsigned p = 0; p < 3; p++)
         sw_attach(&b, &r.ports[p].up);
 

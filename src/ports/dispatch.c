@@ -10,6 +10,7 @@
 #include <rte_malloc.h>
 
 #include "offload/flow_hash.h"
+#include "util/util.h"
 
 /* A MAC's home slot in a map: the top bits of a Fibonacci hash (2^11 = DISPATCH_MAP_SLOTS). */
 static inline uint32_t map_slot(uint64_t key)
@@ -69,7 +70,10 @@ int dispatch_init(struct dispatch *d, const char *name, uint16_t n, char *err, s
         snprintf(err, errlen, "out of memory");
         return ENOMEM;
     }
-    return dispatch_resize(d, n, err, errlen);
+    int rc = dispatch_resize(d, n, err, errlen);
+    if (rc)
+        dispatch_fini(d);
+    return rc;
 }
 
 int dispatch_resize(struct dispatch *d, uint16_t n, char *err, size_t errlen)
@@ -123,6 +127,9 @@ uint16_t dispatch_split(struct dispatch *d, const struct port_io *io, struct rte
     uint16_t count[CONFIG_QUEUES_MAX] = {0}, kept = 0, n_queues = d->n_queues;
     bool by_mac = atomic_load_explicit(&d->mode, memory_order_relaxed) == PORT_STEER_MAC;
     const struct dispatch_map *map = atomic_load_explicit(&d->map, memory_order_acquire);
+
+    if (n_queues == 1)
+        return n;
 
     for (uint16_t i = 0; i < n; i++) {
         struct rte_mbuf *m = pkts[i];
@@ -184,6 +191,9 @@ int dispatch_set_steering(struct dispatch *d, enum port_steering mode, const uin
     /* the map not in use is filled, published, and the old one is free once every worker has
      * left dispatch_split */
     memset(next, 0, sizeof *next);
+    if (n > DISPATCH_MAP_SLOTS / 2)
+        LOG_WARN("port %s: %zu MACs to steer, %d fit: the rest go by hash", d->name, n,
+                 DISPATCH_MAP_SLOTS / 2);
     for (size_t i = 0; i < n && i < DISPATCH_MAP_SLOTS / 2; i++) {
         uint64_t key = macs[i] + 1;
         uint32_t s = map_slot(key);

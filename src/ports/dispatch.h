@@ -3,8 +3,11 @@
  * an uplink whose frames the kernel does not split (`dispatch = software`). The worker that
  * polls queue 0 reads the frames, keeps those that belong to queue 0 and hands each other
  * frame to its queue's ring, which the worker owning that queue drains as its receive queue.
- * Frames of one flow (rss) or one destination (mac) always take the same ring, and each ring
- * has one producer and one consumer, so they keep their order.
+ * Frames of one flow (rss) or one destination (mac) take the same ring for as long as the map
+ * and the number of queues stay the same, and each ring has one producer and one consumer, so
+ * they keep their order. (When the map changes, frames already waiting in the old ring can be
+ * overtaken by later ones of the same destination on its new ring, as with the kernel's
+ * split.)
  *
  * The alternative to PACKET_FANOUT: it costs a ring hand-off between cores per frame, but no
  * kernel work per extra socket, and it splits with hashi's own Toeplitz hash. (The benchmark

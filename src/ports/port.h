@@ -44,10 +44,10 @@
     X(RX_BAD_CSUM_OFFSET, "bad_csum_offset") /* NEEDS_CSUM outside the frame; TCP GSO with a       \
                                                 checksum offset other than 16 */                   \
     X(RX_NO_PORT, "no_port")                 /* flooded, but the bridge has no other port */       \
-    X(RX_DISPATCH_FULL, "dispatch_full") /* software dispatch: the target queue's ring was full */  \
-    X(TX_LINK_DOWN, "link_down")             /* egress port had no connected peer */               \
-    X(TX_TOO_BIG, "tx_too_big")              /* longer than the egress port's MTU allows */        \
-    X(TX_RING_FULL, "ring_full")             /* the peer took fewer frames than offered */         \
+    X(RX_DISPATCH_FULL, "dispatch_full") /* software dispatch: the target queue's ring was full */ \
+    X(TX_LINK_DOWN, "link_down")         /* egress port had no connected peer */                   \
+    X(TX_TOO_BIG, "tx_too_big")          /* longer than the egress port's MTU allows */            \
+    X(TX_RING_FULL, "ring_full")         /* the peer took fewer frames than offered */             \
     X(TX_BAD_OFFLOAD, "bad_offload") /* a partial checksum or TSO request hashi could not carry    \
                                         out (lengths beyond the frame, gso_size 0, > 128 segs) */  \
     X(TX_NO_BUFFERS, "no_buffers")   /* the buffer pool ran dry while segmenting a TSO frame */    \

@@ -214,7 +214,8 @@ static uint16_t tap_tx_burst(struct port *port, const struct port_io *io, struct
                              uint16_t n)
 {
     struct tap_port *tp = tap_port_cast(port);
-    uint16_t n_txq = atomic_load_explicit(&tp->n_txq, memory_order_relaxed);
+    /* acquire: a queue added at run time is open before its count is published */
+    uint16_t n_txq = atomic_load_explicit(&tp->n_txq, memory_order_acquire);
     uint16_t sent = 0, start = 0;
 
     if (n_txq == 1)

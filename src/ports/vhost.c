@@ -144,6 +144,8 @@ static void vhost_destroy_device(int vid)
 {
     struct vhost_port *vp;
 
+    bool gone = false;
+
     pthread_mutex_lock(&registry_lock);
     vp = registry_find_vid(vid);
     if (vp && atomic_load(&vp->vid) < 0)
@@ -153,10 +155,17 @@ static void vhost_destroy_device(int vid)
         atomic_store(&vp->offloads, 0);
         atomic_store(&vp->enabled, 0); /* a new connection enables its own queues */
         atomic_store(&vp->up.numa, -1);
+        gone = true;
+    }
+    pthread_mutex_unlock(&registry_lock);
+    /* Waits for the workers without the registry lock: a worker may be spinning on another
+     * guest's queue lock, held by rte_vhost while a callback of that guest waits for the
+     * registry lock. (vp stays: the port cannot be closed while rte_vhost is in a callback of
+     * its socket.) */
+    if (gone) {
         vp->env.sync(vp->env.sync_ctx);
         LOG_INFO("port %s: frontend gone", vp->up.name);
     }
-    pthread_mutex_unlock(&registry_lock);
 }
 
 /* The guest enables the queue pairs it uses (all of them, or as many as it has vCPUs) and may
@@ -377,13 +386,26 @@ static int vhost_rx_wait(struct port *port, uint16_t queue, bool arm)
     uint16_t vring = (uint16_t)VHOST_GUEST_TX(queue);
     struct rte_vhost_vring vr;
 
-    if (vid < 0 || !(atomic_load_explicit(&vp->enabled, memory_order_relaxed) & 1u << vring))
+    if (vid < 0)
         return arm ? PORT_WAIT_NONE : 0;
-    rte_vhost_enable_guest_notification(vid, vring, arm);
-    if (rte_vhost_get_vhost_vring(vid, vring, &vr) != 0 || vr.kickfd < 0)
-        return arm ? PORT_WAIT_NAP : 0;
-    if (arm)
+    if (!arm) {
+        /* even if the guest disabled the queue meanwhile: rte_vhost keeps the request for
+         * when it comes back, and a guest that kicks on every transmit pays a VM exit each */
+        rte_vhost_enable_guest_notification(vid, vring, 0);
+    } else if (!(atomic_load_explicit(&vp->enabled, memory_order_relaxed) & 1u << vring)) {
+        return PORT_WAIT_NONE;
+    } else {
+        rte_vhost_enable_guest_notification(vid, vring, 1);
+        /* The worker's last look at the queue may have found its lock taken (rte_vhost handling
+         * a message) and seen nothing; frames the guest posted before this request make no
+         * kick. Counting them takes the lock: if there are any, nap instead of sleeping. */
+        if (rte_vhost_get_vhost_vring(vid, vring, &vr) != 0 || vr.kickfd < 0 ||
+            rte_vhost_rx_queue_count(vid, vring) > 0)
+            return PORT_WAIT_NAP;
         return vr.kickfd;
+    }
+    if (rte_vhost_get_vhost_vring(vid, vring, &vr) != 0 || vr.kickfd < 0)
+        return 0;
     /* consume a kick, so that the descriptor does not stay readable; the descriptor belongs
      * to the frontend's eventfd and may block, hence the check first */
     struct pollfd pfd = {.fd = vr.kickfd, .events = POLLIN};

@@ -148,29 +148,37 @@ static void close_queues(struct afpacket_port *ap, uint16_t from)
     for (uint16_t q = from; q < ap->n_queues; q++) {
         vnet_queue_fini(&ap->queues[q]);
         close(ap->queues[q].fd); /* leaving promiscuous mode with the last one */
+        ap->queues[q].fd = -1;
     }
     ap->n_queues = from;
     if (!ap->soft_dispatch)
         ap->up.n_rxq = from;
 }
 
-/* Opens sockets until there are n. Returns 0, or EINVAL with err set. */
+/* Opens sockets until there are n. Returns 0, or EINVAL with err set. Either way the port's
+ * receive queues are the sockets open: a socket in the fanout group takes its share of the
+ * traffic, so it must be one that a worker polls. */
 static int open_queues(struct afpacket_port *ap, uint16_t n, char *err, size_t errlen)
 {
+    int rc = 0;
+
     for (; ap->n_queues < n; ap->n_queues++) {
         int fd = open_socket(ap, true, err, errlen);
-        if (fd < 0)
-            return EINVAL;
+        if (fd < 0) {
+            rc = EINVAL;
+            break;
+        }
         if (vnet_queue_init(&ap->queues[ap->n_queues], fd, true, true, VNET_QUEUE_MAX_FRAME,
                             ap->pool) != 0) {
             snprintf(err, errlen, "the buffer pool's mbufs are too small for this MTU");
             close(fd);
-            return EINVAL;
+            rc = EINVAL;
+            break;
         }
     }
     if (!ap->soft_dispatch)
-        ap->up.n_rxq = n;
-    return 0;
+        ap->up.n_rxq = ap->n_queues;
+    return rc;
 }
 
 /* A fanout group id no other port of this process has: groups are per network namespace, so
@@ -180,6 +188,36 @@ static uint16_t new_fanout_id(void)
     static unsigned counter; /* control thread only */
 
     return (uint16_t)((unsigned)getpid() * 131u + ++counter);
+}
+
+/* A fanout group keeps the mode it was made with: a new mode needs new sockets in a new group.
+ * They are opened first, so the interface's traffic always has sockets to go to; the old ones
+ * (which no worker polls now) close after, with what they still held. On failure the old ones
+ * stay. Returns 0, or EINVAL with err set. */
+static int remake_group(struct afpacket_port *ap, enum port_steering mode, char *err, size_t errlen)
+{
+    struct vnet_queue old[CONFIG_QUEUES_MAX];
+    uint16_t n = ap->n_queues, old_id = ap->fanout_id;
+    enum port_steering old_mode = ap->up.steering;
+    int rc;
+
+    memcpy(old, ap->queues, sizeof old);
+    ap->n_queues = 0;
+    ap->fanout_id = new_fanout_id();
+    ap->up.steering = mode;
+    if ((rc = open_queues(ap, n, err, errlen)) != 0) {
+        close_queues(ap, 0);
+        memcpy(ap->queues, old, sizeof old);
+        ap->n_queues = ap->up.n_rxq = n;
+        ap->fanout_id = old_id;
+        ap->up.steering = old_mode;
+        return rc;
+    }
+    for (uint16_t q = 0; q < n; q++) {
+        vnet_queue_fini(&old[q]);
+        close(old[q].fd);
+    }
+    return 0;
 }
 
 static int afpacket_open(const struct port_config *cfg, const struct port_env *env,
@@ -306,16 +344,8 @@ static int afpacket_set_steering(struct port *port, enum port_steering mode, con
                                      ap->env.sync_ctx);
     }
     if (mode != port->steering) {
-        /* a fanout group keeps the mode it was made with: the sockets are made again, in a
-         * new group (frames the old sockets still held are lost with them, as on a link
-         * flap) */
-        uint16_t n_queues = ap->n_queues;
-        int rc;
-
-        close_queues(ap, 0);
-        port->steering = mode;
-        ap->fanout_id = new_fanout_id();
-        if ((rc = open_queues(ap, n_queues, err, errlen)) != 0)
+        int rc = remake_group(ap, mode, err, errlen);
+        if (rc)
             return rc;
     }
     if (mode == PORT_STEER_MAC) {

@@ -79,12 +79,13 @@ static json_t *port_stats_json(const char *name, const struct port_stats *st)
 
     for (int r = 0; r < PORT_DROP_N; r++)
         json_object_set_new(drops, port_drop_names[r], json_integer((json_int_t)st->drops[r]));
-    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o}", "name", name,
+    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o}", "name", name,
                      "rx_packets", (json_int_t)st->rx_packets, "tx_packets",
                      (json_int_t)st->tx_packets, "rx_bytes", (json_int_t)st->rx_bytes, "tx_bytes",
                      (json_int_t)st->tx_bytes, "flood_copies", (json_int_t)st->flood_copies,
                      "gso_frames", (json_int_t)st->gso_frames, "gso_segments",
-                     (json_int_t)st->gso_segments, "drops", drops, "rsc", rsc_stats_json(&st->rsc));
+                     (json_int_t)st->gso_segments, "dispatched", (json_int_t)st->dispatched,
+                     "drops", drops, "rsc", rsc_stats_json(&st->rsc));
 }
 
 static json_t *port_del(struct hashi *h, json_t *args, const char **error)

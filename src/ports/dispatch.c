@@ -151,6 +151,7 @@ uint16_t dispatch_split(struct dispatch *d, const struct port_io *io, struct rte
         if (!count[q])
             continue;
         sent = rte_ring_sp_enqueue_burst(d->rings[q], (void **)out[q], count[q], NULL);
+        io->stats->dispatched += sent;
         /* the ring's worker marks itself asleep and then looks at the ring once more; the
          * fence orders this enqueue before the look at its mark, so one of the two sees the
          * other */

@@ -64,8 +64,9 @@ int dispatch_resize(struct dispatch *d, uint16_t n, char *err, size_t errlen);
 void dispatch_fini(struct dispatch *d);
 
 /* Splits n frames just read from queue 0: those for queue 0 stay in pkts (in order) and their
- * number is returned; the others go to their rings. A frame whose ring is full is counted in
- * io->stats (rx_packets and dispatch_full) and freed. n <= PORT_BURST. */
+ * number is returned; the others go to their rings (counted in io->stats->dispatched). A frame
+ * whose ring is full is counted in io->stats (rx_packets and dispatch_full) and freed. n <=
+ * PORT_BURST. */
 uint16_t dispatch_split(struct dispatch *d, const struct port_io *io, struct rte_mbuf **pkts,
                         uint16_t n);
 

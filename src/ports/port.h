@@ -79,6 +79,8 @@ struct port_stats {
     uint64_t flood_copies; /* extra copies made of frames received here (n_out - 1 per flood) */
     uint64_t gso_frames;   /* TSO frames segmented in software on their way out of this port */
     uint64_t gso_segments; /* the segments made of them (each then counted as a tx frame) */
+    uint64_t dispatched;   /* frames read from queue 0 and handed to another queue's worker
+                              (software dispatch; counted in rx_packets where they arrive) */
     uint64_t drops[PORT_DROP_N];
     struct rsc_stats rsc; /* segments coalesced on their way out of this port */
 };

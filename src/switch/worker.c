@@ -71,16 +71,18 @@ static uint32_t poll_queues(struct worker *w)
         struct worker_rxq *q = &w->rxqs[i];
         struct sw_port *sp = &sw->ports[q->port];
         struct rte_mbuf *pkts[PORT_BURST];
-        uint64_t start;
-        uint16_t n;
+        uint64_t start = rte_rdtsc(), dispatched = sp->stats.dispatched;
+        uint16_t n = sp->port->class->rx_burst(sp->port, q->queue, &sp->io, pkts, PORT_BURST);
+        /* frames read and handed to another worker were work too, though none came back */
+        uint32_t read = n + (uint32_t)(sp->stats.dispatched - dispatched);
 
-        start = rte_rdtsc();
-        n = sp->port->class->rx_burst(sp->port, q->queue, &sp->io, pkts, PORT_BURST);
         if (n) {
             sw_input(sw, q->port, pkts, n);
             sw_flush(sw);
-            received += n;
-            q->packets += n;
+        }
+        if (read) {
+            received += read;
+            q->packets += read;
             q->cycles += rte_rdtsc() - start;
         }
     }

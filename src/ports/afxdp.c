@@ -181,12 +181,14 @@ static uint16_t afxdp_tx_burst(struct port *port, const struct port_io *io, stru
                                uint16_t n)
 {
     struct afxdp_port *xp = afxdp_port_cast(port);
+    uint32_t len[PORT_TX_BUFFER];
     uint16_t whole = 0, sent;
 
     /* net_af_xdp 22.11 copies pkt_len bytes from the first segment only: a chained frame
      * (none fits the MTU today, but a smaller buffer size would make them) is refused */
     for (uint16_t i = 0; i < n; i++) {
         if (likely(pkts[i]->nb_segs == 1)) {
+            len[whole] = rte_pktmbuf_pkt_len(pkts[i]);
             pkts[whole++] = pkts[i];
         } else {
             io->stats->drops[PORT_DROP_TX_BAD_OFFLOAD]++;
@@ -196,6 +198,9 @@ static uint16_t afxdp_tx_burst(struct port *port, const struct port_io *io, stru
     rte_spinlock_lock(&xp->tx_lock);
     sent = rte_eth_tx_burst(xp->eth_port, 0, pkts, whole);
     rte_spinlock_unlock(&xp->tx_lock);
+    /* the PMD owns (and may have freed) what it took: their lengths were noted before */
+    for (uint16_t i = 0; i < sent; i++)
+        io->stats->tx_bytes += len[i];
     rte_pktmbuf_free_bulk(pkts + sent, whole - sent);
     io->stats->drops[PORT_DROP_TX_RING_FULL] += whole - sent;
     return sent;

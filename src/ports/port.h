@@ -132,8 +132,10 @@ struct port_class {
                          struct rte_mbuf **pkts, uint16_t n);
 
     /* Sends n frames. The port owns all n afterwards, sent or not, and frees what it could not
-     * send. Returns how many were delivered to the peer; each frame not delivered is counted in
-     * io->stats->drops under its reason (ring_full when the peer had no room). A port with
+     * send. Returns how many were delivered to the peer, and adds their bytes to
+     * io->stats->tx_bytes (which frames those are is the port's to know: a peer with several
+     * queues may refuse frames in the middle of the burst); each frame not delivered is counted
+     * in io->stats->drops under its reason (ring_full when the peer had no room). A port with
      * several queues toward its peer picks one per frame by flow hash, so a flow keeps its
      * order and flows spread over the peer's CPUs. Any worker, several at once. */
     uint16_t (*tx_burst)(struct port *port, const struct port_io *io, struct rte_mbuf **pkts,

@@ -330,8 +330,10 @@ static uint16_t vhost_rx_burst(struct port *port, uint16_t queue, const struct p
 
 /* Enqueues n frames on one guest receive queue. rte_vhost copies into guest buffers and leaves
  * the mbufs to the caller; it takes at most VHOST_ENQUEUE_MAX frames a call, so a longer burst
- * goes in chunks until the ring fills. Returns how many the guest took. */
-static uint16_t enqueue(int vid, uint16_t vring, struct rte_mbuf **pkts, uint16_t n)
+ * goes in chunks until the ring fills. Returns how many the guest took (the first ones), with
+ * their bytes added to st. */
+static uint16_t enqueue(int vid, uint16_t vring, struct rte_mbuf **pkts, uint16_t n,
+                        struct port_stats *st)
 {
     uint16_t sent = 0;
 
@@ -342,6 +344,8 @@ static uint16_t enqueue(int vid, uint16_t vring, struct rte_mbuf **pkts, uint16_
         if (done < chunk)
             break;
     }
+    for (uint16_t i = 0; i < sent; i++)
+        st->tx_bytes += rte_pktmbuf_pkt_len(pkts[i]);
     return sent;
 }
 
@@ -357,7 +361,7 @@ static uint16_t vhost_tx_burst(struct port *port, const struct port_io *io, stru
         if (enabled & 1u << VHOST_GUEST_RX(q))
             rxq[n_rxq++] = (uint16_t)VHOST_GUEST_RX(q);
     if (vid >= 0 && n_rxq == 1) {
-        sent = enqueue(vid, rxq[0], pkts, n);
+        sent = enqueue(vid, rxq[0], pkts, n, io->stats);
     } else if (vid >= 0 && n_rxq > 1) {
         /* each queue's frames in their order; what one full queue refuses is lost alone */
         struct rte_mbuf *by_queue[CONFIG_QUEUES_MAX][PORT_TX_BUFFER];
@@ -369,7 +373,7 @@ static uint16_t vhost_tx_burst(struct port *port, const struct port_io *io, stru
         }
         for (uint16_t q = 0; q < n_rxq; q++)
             if (count[q])
-                sent += enqueue(vid, rxq[q], by_queue[q], count[q]);
+                sent += enqueue(vid, rxq[q], by_queue[q], count[q], io->stats);
     }
     rte_pktmbuf_free_bulk(pkts, n);
     io->stats->drops[PORT_DROP_TX_RING_FULL] += n - sent;

@@ -219,6 +219,7 @@ uint16_t vnet_queue_tx(struct vnet_queue *q, const struct port_io *io, struct rt
                                           .iov_len = rte_pktmbuf_data_len(s)};
         if (writev(q->fd, iov, n_iov) >= 0) {
             sent++;
+            st->tx_bytes += rte_pktmbuf_pkt_len(m);
         } else if (errno == EAGAIN || errno == ENOBUFS) {
             break; /* the kernel's queue is full: the rest of the burst waits no better */
         } else {

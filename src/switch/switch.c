@@ -44,8 +44,6 @@ static void port_send(struct sw_port *sp)
 {
     struct port *port = sp->port;
     uint16_t n = sp->tx_count;
-    uint32_t len[PORT_TX_BUFFER];
-    uint16_t sent;
 
     if (n == 0)
         return;
@@ -57,13 +55,7 @@ static void port_send(struct sw_port *sp)
         rte_pktmbuf_free_bulk(sp->tx_pkts, n);
         return;
     }
-    /* tx_burst frees the mbufs, and a peer accepts a prefix of the burst: note lengths first */
-    for (uint16_t i = 0; i < n; i++)
-        len[i] = rte_pktmbuf_pkt_len(sp->tx_pkts[i]);
-    sent = port->class->tx_burst(port, &sp->io, sp->tx_pkts, n);
-    sp->stats.tx_packets += sent;
-    for (uint16_t i = 0; i < sent; i++)
-        sp->stats.tx_bytes += len[i];
+    sp->stats.tx_packets += port->class->tx_burst(port, &sp->io, sp->tx_pkts, n);
 }
 
 void sw_detach(struct sw *sw, struct port *port, struct port_stats *final)

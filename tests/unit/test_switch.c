@@ -60,6 +60,8 @@ static uint16_t test_tx(struct port *port, const struct port_io *io, struct rte_
     struct test_port *t = tp(port);
     uint16_t take = n < t->ring_room ? n : t->ring_room;
 
+    for (uint16_t i = 0; i < take; i++)
+        io->stats->tx_bytes += rte_pktmbuf_pkt_len(pkts[i]);
     for (uint16_t i = 0; i < take && t->n_seen < MAX_SEEN; i++)
         t->seen[t->n_seen++] = pkts[i];
     t->ring_room -= take;

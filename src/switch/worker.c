@@ -60,12 +60,13 @@ static void run_pending_call(struct worker *w)
 }
 
 /* Polls every queue once, switching each burst before the next queue is polled: holding it
- * back for a whole iteration would add that iteration to every frame's latency. Returns the
- * frames received. */
+ * back for a whole iteration would add that iteration to every frame's latency. Counts the
+ * frames each queue handed to the switch. Returns the frames read, including those a queue
+ * handed to another worker (software dispatch): reading them was this worker's work. */
 static uint32_t poll_queues(struct worker *w)
 {
     struct sw *sw = &w->sw;
-    uint32_t received = 0;
+    uint32_t work = 0;
 
     for (uint16_t i = 0; i < w->n_rxqs; i++) {
         struct worker_rxq *q = &w->rxqs[i];
@@ -73,20 +74,20 @@ static uint32_t poll_queues(struct worker *w)
         struct rte_mbuf *pkts[PORT_BURST];
         uint64_t start = rte_rdtsc(), dispatched = sp->stats.dispatched;
         uint16_t n = sp->port->class->rx_burst(sp->port, q->queue, &sp->io, pkts, PORT_BURST);
-        /* frames read and handed to another worker were work too, though none came back */
         uint32_t read = n + (uint32_t)(sp->stats.dispatched - dispatched);
 
         if (n) {
             sw_input(sw, q->port, pkts, n);
             sw_flush(sw);
+            q->packets += n;
+            w->stats.packets += n;
         }
         if (read) {
-            received += read;
-            q->packets += read;
+            work += read;
             q->cycles += rte_rdtsc() - start;
         }
     }
-    return received;
+    return work;
 }
 
 /* Arms (or disarms) every queue's signal. Returns how many descriptors went into fds (after
@@ -113,18 +114,18 @@ static unsigned arm_queues(struct worker *w, bool arm, struct pollfd *fds, bool 
 
 /* Sleeps until a queue signals, a call arrives or the next tick is due (at the latest). The
  * queues are polled once more after they are armed: a frame that came in between arming and
- * the last poll would otherwise wait for the timeout. Returns frames received in that poll. */
+ * the last poll would otherwise wait for the timeout. Returns the frames read in that poll. */
 static uint32_t sleep_until_work(struct worker *w, uint64_t next_tick)
 {
     struct pollfd fds[1 + WORKER_MAX_RXQS];
-    uint32_t received = 0;
+    uint32_t work = 0;
     bool all_signal;
     unsigned n;
 
     fds[0] = (struct pollfd){.fd = w->wake_fd, .events = POLLIN};
     n = arm_queues(w, true, fds, &all_signal);
     /* a call or a wake-up from here on leaves the eventfd readable, so poll() returns */
-    if (!atomic_load(&w->pending) && (received = poll_queues(w)) == 0) {
+    if (!atomic_load(&w->pending) && (work = poll_queues(w)) == 0) {
         uint64_t now = rte_rdtsc();
         uint64_t ms = next_tick > now ? (next_tick - now) * 1000 / w->tsc_hz + 1 : 0;
         uint64_t eventfd_value;
@@ -143,7 +144,7 @@ static uint32_t sleep_until_work(struct worker *w, uint64_t next_tick)
         w->stats.sleep_cycles += rte_rdtsc() - now;
     }
     arm_queues(w, false, fds, &all_signal);
-    return received;
+    return work;
 }
 
 static int worker_loop(void *arg)
@@ -155,12 +156,11 @@ static int worker_loop(void *arg)
 
     fdb_reader_online(w->sw.fdb, w->sw.fdb_reader);
     while (!atomic_load_explicit(&w->stop, memory_order_relaxed)) {
-        uint32_t received = poll_queues(w);
+        uint32_t work = poll_queues(w);
         uint64_t end = rte_rdtsc();
 
         w->stats.iterations++;
-        if (received) {
-            w->stats.packets += received;
+        if (work) {
             w->stats.busy_cycles += end - start;
             last_work = end;
         } else {
@@ -172,16 +172,13 @@ static int worker_loop(void *arg)
             sw_tick(&w->sw, (uint32_t)((end - w->epoch_tsc) / w->tsc_hz));
         }
         run_pending_call(w);
-        if (w->adaptive && !received) {
+        if (w->adaptive && !work) {
             uint64_t idle = end - last_work;
             if (idle >= w->sleep_after_cycles) {
-                uint32_t got = sleep_until_work(w, next_tick);
                 /* an empty wake-up (a nap's end, a call, a tick) goes back to sleep after one
                  * more look at the queues, not after another poll-sleep-us of polling */
-                if (got) {
-                    w->stats.packets += got;
+                if (sleep_until_work(w, next_tick))
                     last_work = rte_rdtsc();
-                }
                 run_pending_call(w);
             } else if (idle >= w->pause_after_cycles) {
                 rte_pause();

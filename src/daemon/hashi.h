@@ -96,8 +96,8 @@ int hashi_rxq_pin(struct hashi *h, const char *name, unsigned queue, int core, c
 void hashi_rxq_rebalance(struct hashi *h);
 
 /* Once a second on the control thread: ages the FDB, brings MAC steering maps up to date with
- * what it has learned, and places a guest's unpinned queues on a worker of the NUMA node of its memory
- * (logging a warning, once, where a pin or the cores keep a queue on another node). */
+ * what it has learned, and places a guest's unpinned queues on a worker of the NUMA node of its
+ * memory (logging a warning, once, where a pin or the cores keep a queue on another node). */
 void hashi_housekeeping(struct hashi *h);
 
 /* Copies every port's counters (in id order) into out[PORT_MAX]; returns how many ports. */

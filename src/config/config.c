@@ -118,6 +118,19 @@ void config_init(struct hashi_config *cfg)
     cfg->bridges[0].aging_s = CONFIG_AGING_DEFAULT;
 }
 
+/* A key whose value is one of two words: `no` sets *out false, `yes` true. Anything else gets
+ * "KEY 'VALUE' is not valid; use: " and `choices`, which says what each word means. */
+static int choose(const char *key, const char *value, const char *no, const char *yes,
+                  const char *choices, bool *out, char *err, size_t errlen)
+{
+    if (strcmp(value, no) != 0 && strcmp(value, yes) != 0) {
+        snprintf(err, errlen, "%s '%s' is not valid; use: %s", key, value, choices);
+        return -1;
+    }
+    *out = !strcmp(value, yes);
+    return 0;
+}
+
 int config_port_set(struct port_config *port, const char *key, const char *value, char *err,
                     size_t errlen)
 {
@@ -150,47 +163,27 @@ int config_port_set(struct port_config *port, const char *key, const char *value
         }
         port->queues = (uint32_t)n;
     } else if (!strcmp(key, "steering")) {
-        if (!strcmp(value, "mac") || !strcmp(value, "rss")) {
-            port->steer_mac = !strcmp(value, "mac");
-        } else {
-            snprintf(err, errlen,
-                     "steering '%s' is not valid; use: rss (by flow, both directions alike) or "
-                     "mac (by destination MAC, each VM on its worker's queue)",
-                     value);
-            return -1;
-        }
+        return choose(key, value, "rss", "mac",
+                      "rss (by flow, both directions alike) or mac (by destination MAC, each VM "
+                      "on its worker's queue)",
+                      &port->steer_mac, err, errlen);
     } else if (!strcmp(key, "dispatch")) {
-        if (!strcmp(value, "kernel") || !strcmp(value, "software")) {
-            port->soft_dispatch = !strcmp(value, "software");
-        } else {
-            snprintf(err, errlen,
-                     "dispatch '%s' is not valid; use: kernel (PACKET_FANOUT splits frames over "
-                     "the queues' sockets) or software (one socket, hashi splits)",
-                     value);
-            return -1;
-        }
+        return choose(key, value, "kernel", "software",
+                      "kernel (PACKET_FANOUT splits frames over the queues' sockets) or software "
+                      "(one socket, hashi splits)",
+                      &port->soft_dispatch, err, errlen);
     } else if (!strcmp(key, "offload")) {
-        if (!strcmp(value, "on"))
-            port->offload = true;
-        else if (!strcmp(value, "off"))
-            port->offload = false;
-        else {
-            snprintf(err, errlen,
-                     "offload '%s' is not valid; use: on (TSO frames and partial checksums pass "
-                     "to and from the kernel) or off (plain frames only)",
-                     value);
-            return -1;
-        }
+        return choose(key, value, "off", "on",
+                      "on (TSO frames and partial checksums pass to and from the kernel) or off "
+                      "(plain frames only)",
+                      &port->offload, err, errlen);
     } else if (!strcmp(key, "rsc")) {
-        if (!strcmp(value, "on") || !strcmp(value, "off")) {
-            port->rsc = !strcmp(value, "on");
-        } else {
-            snprintf(err, errlen,
-                     "rsc '%s' is not valid; use: on or off (coalesce TCP segments for the "
-                     "receiver, or not)",
-                     value);
+        bool on;
+        if (choose(key, value, "off", "on",
+                   "on or off (coalesce TCP segments for the receiver, or not)", &on, err,
+                   errlen) < 0)
             return -1;
-        }
+        port->rsc = on;
     } else if (!strcmp(key, "path")) {
         if (value[0] != '/' || util_strlcpy(port->path, value, sizeof port->path) < 0) {
             snprintf(err, errlen, "path must be an absolute socket path of at most %d bytes",
@@ -198,17 +191,10 @@ int config_port_set(struct port_config *port, const char *key, const char *value
             return -1;
         }
     } else if (!strcmp(key, "mode")) {
-        if (!strcmp(value, "server"))
-            port->client = false;
-        else if (!strcmp(value, "client"))
-            port->client = true;
-        else {
-            snprintf(err, errlen,
-                     "mode '%s' is not valid; use: server (hashi creates the socket) "
-                     "or client (hashi connects to QEMU's socket)",
-                     value);
-            return -1;
-        }
+        return choose(key, value, "server", "client",
+                      "server (hashi creates the socket) or client (hashi connects to QEMU's "
+                      "socket)",
+                      &port->client, err, errlen);
     } else if (!strcmp(key, "mtu")) {
         if (parse_uint(value, CONFIG_MTU_MAX, &n) < 0 || n < CONFIG_MTU_MIN) {
             snprintf(err, errlen, "mtu '%s' is not valid; use a number from %d to %d", value,

@@ -48,10 +48,9 @@ int hashi_init(struct hashi *h, const struct hashi_config *cfg, const unsigned *
 
     memset(h, 0, sizeof *h);
     h->cfg = *cfg;
-    memset(h->rxqs, 0xff, sizeof h->rxqs); /* worker -1, not pinned */
     for (unsigned id = 0; id < PORT_MAX; id++)
         for (unsigned q = 0; q < CONFIG_QUEUES_MAX; q++)
-            h->rxqs[id][q].pinned = false;
+            h->rxqs[id][q] = (struct hashi_rxq){.worker = -1};
     for (unsigned i = 0; i < cfg->n_bridges; i++)
         h->aging_s[i] = cfg->bridges[i].aging_s;
     if ((rc = fdb_init(&h->fdb, HASHI_FDB_CAPACITY)) != 0) {
@@ -242,16 +241,23 @@ static unsigned least_loaded(const struct hashi *h, const uint64_t *load, int no
     return (unsigned)best;
 }
 
-/* Places every unassigned queue of port id on the worker with the fewest queues: round-robin
- * over the workers as queues come. */
-static void assign_new_rxqs(struct hashi *h, unsigned id)
+/* How many receive queues each worker has, into count[WORKER_MAX]. */
+static void count_rxqs(const struct hashi *h, uint64_t *count)
 {
-    uint64_t count[WORKER_MAX] = {0};
-
+    memset(count, 0, WORKER_MAX * sizeof *count);
     for (unsigned p = 0; p < PORT_MAX; p++)
         for (unsigned q = 0; h->ports[p] && q < h->ports[p]->n_rxq; q++)
             if (h->rxqs[p][q].worker >= 0)
                 count[h->rxqs[p][q].worker]++;
+}
+
+/* Places every unassigned queue of port id on the worker with the fewest queues: round-robin
+ * over the workers as queues come. */
+static void assign_new_rxqs(struct hashi *h, unsigned id)
+{
+    uint64_t count[WORKER_MAX];
+
+    count_rxqs(h, count);
     for (uint16_t q = 0; q < h->ports[id]->n_rxq; q++) {
         struct hashi_rxq *r = &h->rxqs[id][q];
         if (r->worker < 0) {
@@ -531,24 +537,20 @@ int hashi_port_set(struct hashi *h, const char *name, const char *key, const cha
 static void place_by_numa(struct hashi *h, struct port *port)
 {
     int node = atomic_load(&port->numa);
+    uint64_t count[WORKER_MAX];
     bool moved = false;
 
+    count_rxqs(h, count);
     for (uint16_t q = 0; q < port->n_rxq && node >= 0; q++) {
         struct hashi_rxq *r = &h->rxqs[port->id][q];
-        uint64_t count[WORKER_MAX];
-        int best = -1;
+        unsigned best;
 
         if (r->worker < 0 || h->workers[r->worker].numa == node)
             continue;
-        for (unsigned w = 0; w < h->n_workers; w++) {
-            count[w] = 0;
-            for (unsigned p = 0; p < PORT_MAX; p++)
-                for (unsigned i = 0; h->ports[p] && i < h->ports[p]->n_rxq; i++)
-                    count[w] += h->rxqs[p][i].worker == (int8_t)w;
-            if (h->workers[w].numa == node && (best < 0 || count[w] < count[best]))
-                best = (int)w;
-        }
-        if (best >= 0 && !r->pinned) {
+        best = least_loaded(h, count, node); /* on another node only if the node has none */
+        if (!r->pinned && h->workers[best].numa == node) {
+            count[r->worker]--;
+            count[best]++;
             r->worker = (int8_t)best;
             moved = true;
         } else if (!h->numa_warned[port->id][q]) {

@@ -4,6 +4,8 @@
 
 #include <rte_ether.h>
 
+#include "offload/flow_hash.h"
+
 const char *const port_drop_names[PORT_DROP_N] = {
 #define X(id, name) [PORT_DROP_##id] = name,
     PORT_DROP_REASONS(X)
@@ -25,4 +27,14 @@ void port_init(struct port *port, const struct port_class *class, const struct p
     port->n_rxq = 1;
     atomic_init(&port->numa, -1);
     port->steering = cfg->steer_mac ? PORT_STEER_MAC : PORT_STEER_RSS;
+}
+
+void port_split_by_flow(struct port_flow_split *split, struct rte_mbuf **pkts, uint16_t n,
+                        uint16_t n_queues)
+{
+    memset(split->count, 0, sizeof split->count);
+    for (uint16_t i = 0; i < n; i++) {
+        uint16_t q = flow_hash_queue(flow_hash(pkts[i]), n_queues);
+        split->pkts[q][split->count[q]++] = pkts[i];
+    }
 }

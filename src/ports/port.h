@@ -193,6 +193,17 @@ struct port {
     enum port_steering steering;
 };
 
+/* A burst toward a peer with several receive queues, split by flow (offload/flow_hash.h): each
+ * queue's frames in their order, so a flow keeps its order and its queue. */
+struct port_flow_split {
+    uint16_t count[CONFIG_QUEUES_MAX];
+    struct rte_mbuf *pkts[CONFIG_QUEUES_MAX][PORT_TX_BUFFER];
+};
+
+/* Splits n (<= PORT_TX_BUFFER) frames over n_queues (<= CONFIG_QUEUES_MAX). For tx_burst. */
+void port_split_by_flow(struct port_flow_split *split, struct rte_mbuf **pkts, uint16_t n,
+                        uint16_t n_queues);
+
 /* The port class for a configured type; NULL if hashi has none. */
 const struct port_class *port_class_find(enum port_type type);
 

@@ -28,7 +28,6 @@
 
 #include <rte_malloc.h>
 
-#include "offload/flow_hash.h"
 #include "ports/netif.h"
 #include "ports/port.h"
 #include "ports/vnet_queue.h"
@@ -216,18 +215,15 @@ static uint16_t tap_tx_burst(struct port *port, const struct port_io *io, struct
     struct tap_port *tp = tap_port_cast(port);
     /* acquire: a queue added at run time is open before its count is published */
     uint16_t n_txq = atomic_load_explicit(&tp->n_txq, memory_order_acquire);
-    uint16_t sent = 0, start = 0;
+    struct port_flow_split split;
+    uint16_t sent = 0;
 
     if (n_txq == 1)
         return vnet_queue_tx(&tp->queues[0], io, pkts, n);
-    /* runs of frames for one queue go together, in their order */
-    while (start < n) {
-        uint16_t q = flow_hash_queue(flow_hash(pkts[start]), n_txq), end = start + 1;
-        while (end < n && flow_hash_queue(flow_hash(pkts[end]), n_txq) == q)
-            end++;
-        sent += vnet_queue_tx(&tp->queues[q], io, pkts + start, end - start);
-        start = end;
-    }
+    port_split_by_flow(&split, pkts, n, n_txq);
+    for (uint16_t q = 0; q < n_txq; q++)
+        if (split.count[q])
+            sent += vnet_queue_tx(&tp->queues[q], io, split.pkts[q], split.count[q]);
     return sent;
 }
 

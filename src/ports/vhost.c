@@ -25,7 +25,6 @@
 #include <rte_malloc.h>
 #include <rte_vhost.h>
 
-#include "offload/flow_hash.h"
 #include "ports/port.h"
 #include "util/util.h"
 
@@ -363,17 +362,13 @@ static uint16_t vhost_tx_burst(struct port *port, const struct port_io *io, stru
     if (vid >= 0 && n_rxq == 1) {
         sent = enqueue(vid, rxq[0], pkts, n, io->stats);
     } else if (vid >= 0 && n_rxq > 1) {
-        /* each queue's frames in their order; what one full queue refuses is lost alone */
-        struct rte_mbuf *by_queue[CONFIG_QUEUES_MAX][PORT_TX_BUFFER];
-        uint16_t count[CONFIG_QUEUES_MAX] = {0};
+        /* what one full queue refuses is lost alone */
+        struct port_flow_split split;
 
-        for (uint16_t i = 0; i < n; i++) {
-            uint16_t q = flow_hash_queue(flow_hash(pkts[i]), n_rxq);
-            by_queue[q][count[q]++] = pkts[i];
-        }
+        port_split_by_flow(&split, pkts, n, n_rxq);
         for (uint16_t q = 0; q < n_rxq; q++)
-            if (count[q])
-                sent += enqueue(vid, rxq[q], by_queue[q], count[q], io->stats);
+            if (split.count[q])
+                sent += enqueue(vid, rxq[q], split.pkts[q], split.count[q], io->stats);
     }
     rte_pktmbuf_free_bulk(pkts, n);
     io->stats->drops[PORT_DROP_TX_RING_FULL] += n - sent;

@@ -182,6 +182,15 @@ class Flows:
             self.proc.kill()
             self.proc.wait()
 
+    def exchange(self, src_ns, addr, count, **send_args):
+        """Sends count datagrams per flow from src_ns and waits for the receiver's account;
+        returns (what the sender says it sent, what each flow received)."""
+        try:
+            out = self.send(src_ns, addr, count, **send_args)
+            return out, self.result()
+        finally:
+            self.kill()
+
 
 def kernel_losses(src, src_if, dst, dst_if):
     """What the kernels lost outside hashi: frames the sender's TAP could not queue for hashi
@@ -274,12 +283,7 @@ def test_flows_keep_their_order_across_two_workers(lab):
     ping(a, "10.77.0.2")
     h.ctl("rxq", "rebalance")  # per-queue counters from zero
     h.ctl("stats", "clear")
-    flows = Flows(b, 12)
-    try:
-        out = flows.send(a, "10.77.0.2", 2000)
-        result = flows.result()
-    finally:
-        flows.kill()
+    out, result = Flows(b, 12).exchange(a, "10.77.0.2", 2000)
     assert out["errors"] == 0, out
     st = h.stats()
     lost = sum(sum(p["drops"].values()) for p in st.values())
@@ -336,12 +340,7 @@ def test_mac_steering_keeps_each_vm_on_its_worker(lab, dispatch):
     for dst_ns, addr, hot, cold in ((a, "10.77.0.1", 0, 1), (b, "10.77.0.2", 1, 0)):
         h.ctl("rxq", "rebalance")  # pins stay; every queue's counters start again
         assert placement(h)[("up", 0)] == 0 and placement(h)[("up", 1)] == 1
-        flows = Flows(dst_ns, 8)
-        try:
-            out = flows.send(ext, addr, 500, batch=32)
-            result = flows.result()
-        finally:
-            flows.kill()
+        out, result = Flows(dst_ns, 8).exchange(ext, addr, 500, batch=32)
         got = sum(f["received"] for f in result.values())
         assert got > 0.95 * sum(out["sent"]), (out, result)
         per_queue = queue_packets(h)
@@ -362,12 +361,7 @@ def test_rss_steering_spreads_flows_over_the_queues(lab, dispatch):
     assert h.ports()["up"]["steering"] == "rss"
     ping(ext, "10.77.0.1")
     h.ctl("rxq", "rebalance")
-    flows = Flows(a, 32)
-    try:
-        out = flows.send(ext, "10.77.0.1", 150, batch=32)
-        result = flows.result()
-    finally:
-        flows.kill()
+    out, result = Flows(a, 32).exchange(ext, "10.77.0.1", 150, batch=32)
     got = sum(f["received"] for f in result.values())
     assert got > 0.95 * sum(out["sent"]), (out, result)
     per_queue = queue_packets(h)
